@@ -1,1 +1,109 @@
-"""bcb2b_async"""
+"""bcb2b_async: the asyncio client for the BigCommerce B2B Edition Orders API and the V2
+order endpoints that change an order.
+
+>>> from bcb2b_async import B2BClient, RateLimit
+>>> async with B2BClient(store_hash, access_token) as client:
+...     async for order in client.orders.list(min_created=0, channel_ids=[1, 2]):
+...         ...
+"""
+
+from ._client import B2BClient, Deadline
+from ._config import Priority, RateLimit
+from ._pagination import AsyncPaginator
+from ._ratelimit import Limiter, LimiterBackend, Permit, RateHeaders, parse_rate_headers
+from ._retry import RetryPolicy
+from ._stats import APIStats, ClientStats, Event, Hooks
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BigCommerceError,
+    ConflictError,
+    DeadlineExceededError,
+    DecodeError,
+    InvalidArgumentError,
+    NotFoundError,
+    PaginationDriftError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    ServerError,
+    UnprocessableEntityError,
+)
+from .models.b2b_orders import (
+    ExtraField,
+    ExtraFieldConfig,
+    ExtraInfo,
+    Money,
+    Order,
+    OrderProduct,
+    OrderProductOption,
+    OrderUpdate,
+)
+from .models.common import Page
+from .models.v2_orders import (
+    OrderStatus,
+    OrderUpdateResult,
+    Shipment,
+    ShipmentItem,
+    V2BillingAddress,
+    V2Order,
+    V2OrderProduct,
+    V2ShippingAddress,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIStats",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncPaginator",
+    "AuthenticationError",
+    "B2BClient",
+    "BadRequestError",
+    "BigCommerceError",
+    "ClientStats",
+    "ConflictError",
+    "Deadline",
+    "DeadlineExceededError",
+    "DecodeError",
+    "Event",
+    "ExtraField",
+    "ExtraFieldConfig",
+    "ExtraInfo",
+    "Hooks",
+    "InvalidArgumentError",
+    "Limiter",
+    "LimiterBackend",
+    "Money",
+    "NotFoundError",
+    "Order",
+    "OrderProduct",
+    "OrderProductOption",
+    "OrderStatus",
+    "OrderUpdate",
+    "OrderUpdateResult",
+    "Page",
+    "PaginationDriftError",
+    "PermissionDeniedError",
+    "Permit",
+    "Priority",
+    "RateHeaders",
+    "RateLimit",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "RetryPolicy",
+    "ServerError",
+    "Shipment",
+    "ShipmentItem",
+    "UnprocessableEntityError",
+    "V2BillingAddress",
+    "V2Order",
+    "V2OrderProduct",
+    "V2ShippingAddress",
+    "__version__",
+    "parse_rate_headers",
+]

@@ -1,0 +1,75 @@
+"""Cached msgspec decoders and B2B envelope handling.
+
+One ``msgspec.json.Decoder`` per target type, built on first use and reused for every
+response. A body is decoded exactly once; what does not fit raises :class:`DecodeError`
+naming the endpoint.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, TypeVar
+
+import msgspec
+
+from .errors import DecodeError
+from .models.common import Envelope
+
+__all__ = ["decoder_for", "envelope_decoder", "one", "total_count"]
+
+T = TypeVar("T")
+
+
+@cache
+def decoder_for(tp: Any) -> msgspec.json.Decoder[Any]:
+    """The cached decoder for ``tp``."""
+    return msgspec.json.Decoder(tp)
+
+
+@cache
+def envelope_decoder(data_type: Any) -> msgspec.json.Decoder[Any]:
+    """The cached decoder for a B2B envelope whose ``data`` is ``data_type``."""
+    return msgspec.json.Decoder(Envelope[data_type])
+
+
+def decode(
+    decoder: msgspec.json.Decoder[Any], body: bytes, *, method: str, url: str, status: int
+) -> Any:
+    """Decode ``body`` or raise :class:`DecodeError` naming the request."""
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as err:
+        raise DecodeError(
+            f"response does not match the expected shape: {err}",
+            method=method,
+            url=url,
+            status=status,
+            body=body,
+        ) from err
+    except (msgspec.DecodeError, RecursionError, ValueError) as err:
+        raise DecodeError(
+            f"response is not valid JSON: {err}", method=method, url=url, status=status, body=body
+        ) from err
+
+
+def one(value: T | list[T], *, method: str, url: str, status: int, body: bytes) -> T:
+    """``data`` documented as an object or as a one-item list: return the object."""
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise DecodeError(
+                f"expected one item in 'data', got {len(value)}",
+                method=method,
+                url=url,
+                status=status,
+                body=body,
+            )
+        item: T = value[0]
+        return item
+    return value
+
+
+def total_count(envelope: Envelope[Any]) -> int | None:
+    """``totalCount`` from the envelope's meta (nested or flat), if present."""
+    if envelope.meta is None:
+        return None
+    return envelope.meta.total

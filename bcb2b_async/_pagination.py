@@ -1,0 +1,155 @@
+"""One paginator for every list: limit/offset (B2B) and page/limit (V2) walks.
+
+The walk is the same for both APIs; only how a page is addressed differs, and that lives
+in the ``fetch(index)`` callable a resource hands in. Once the first page has revealed the
+total, up to ``concurrency`` later pages are requested at once (each through the limiter)
+and yielded strictly in order; memory holds at most that window of pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar
+
+from .errors import BigCommerceError, PaginationDriftError
+from .models.common import Page
+
+__all__ = ["AsyncPaginator", "is_last_page", "page_count"]
+
+T = TypeVar("T")
+
+#: A walk with no total stops after this many pages (a server ignoring ``page`` would
+#: otherwise send the same page forever).
+MAX_PAGES_WITHOUT_TOTAL = 100_000
+
+
+def is_last_page(*, offset: int, count: int, limit: int, total: int | None) -> bool:
+    """Whether the page at ``offset`` holding ``count`` items ends the walk.
+
+    Stop rules: an empty page, a short page, or the end of the known total.
+    """
+    if count <= 0 or count < limit:
+        return True
+    return total is not None and offset + count >= total
+
+
+def page_count(total: int, limit: int) -> int:
+    """How many pages of ``limit`` items hold ``total`` items."""
+    if total <= 0:
+        return 0
+    return math.ceil(total / limit)
+
+
+class AsyncPaginator(Generic[T]):
+    """A lazily-walked list: ``async for item in p``, ``p.pages()``, ``await p.to_list()``.
+
+    Creating it sends nothing. Every iteration starts a fresh walk from the first page and
+    shares no state with another one. If the server's total changes during a walk, the walk
+    raises :class:`PaginationDriftError` before yielding any item of the page that showed
+    the change (offsets may have shifted, so items could be skipped or repeated).
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[Page[T]]],
+        *,
+        page_size: int,
+        concurrency: int = 1,
+        description: str = "list",
+    ) -> None:
+        self._fetch = fetch
+        self._page_size = page_size
+        self._concurrency = max(1, concurrency)
+        self._description = description
+
+    @property
+    def page_size(self) -> int:
+        """Items asked for per page."""
+        return self._page_size
+
+    @property
+    def concurrency(self) -> int:
+        """Pages requested at once after the first."""
+        return self._concurrency
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncPaginator({self._description}, page_size={self._page_size}, "
+            f"concurrency={self._concurrency})"
+        )
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def to_list(self) -> list[T]:
+        """Walk every page and return all items in order."""
+        out: list[T] = []
+        async for page in self.pages():
+            out.extend(page.items)
+        return out
+
+    def pages(self) -> AsyncIterator[Page[T]]:
+        """Iterate over whole pages (``Page.items``, ``.total``, ``.offset``, ``.limit``)."""
+        return self._walk()
+
+    def _check_drift(self, first_total: int | None, page: Page[T]) -> None:
+        if first_total is not None and page.total is not None and page.total != first_total:
+            raise PaginationDriftError(
+                f"{self._description}: the total changed from {first_total} to {page.total} "
+                f"during the walk (at offset {page.offset}); offsets may have shifted, so the "
+                "walk stops instead of skipping or repeating items",
+                first_total=first_total,
+                new_total=page.total,
+                offset=page.offset,
+            )
+
+    async def _walk(self) -> AsyncIterator[Page[T]]:
+        size = self._page_size
+        first = await self._fetch(0)
+        total = first.total
+        yield first
+        if is_last_page(offset=first.offset, count=len(first.items), limit=size, total=total):
+            return
+        if total is None or self._concurrency == 1:
+            index = 1
+            while True:
+                if total is None and index >= MAX_PAGES_WITHOUT_TOTAL:
+                    raise BigCommerceError(
+                        f"{self._description}: gave up after {index} pages without an end"
+                    )
+                page = await self._fetch(index)
+                self._check_drift(total, page)
+                yield page
+                if is_last_page(offset=page.offset, count=len(page.items), limit=size,
+                                total=total):
+                    return
+                index += 1
+        n_pages = page_count(total, size)
+        pending: deque[asyncio.Task[Page[T]]] = deque()
+        next_index = 1
+        try:
+            while True:
+                while len(pending) < self._concurrency and next_index < n_pages:
+                    pending.append(asyncio.ensure_future(self._fetch(next_index)))
+                    next_index += 1
+                if not pending:
+                    return
+                page = await pending.popleft()
+                self._check_drift(total, page)
+                yield page
+                if is_last_page(offset=page.offset, count=len(page.items), limit=size,
+                                total=total):
+                    return
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,417 @@
+"""``client.v2.orders``: the V2 order endpoints that read and change an order.
+
+Lists (products, shipping addresses, shipments) walk ``page``/``limit`` through the same
+:class:`~bcb2b_async._pagination.AsyncPaginator` as the B2B lists; 204 means an empty
+page. :meth:`V2Orders.apply_update` is the "update order" of the automation module this
+library mirrors: status, notes, billing, and tracking → shipment, in one call, safe to
+rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._config import Priority
+from .._decode import decoder_for
+from .._pagination import AsyncPaginator
+from .._v2_validate import (
+    billing_from_flat,
+    build_order_update,
+    build_shipment,
+    validate_positive_id,
+)
+from .._validate import priority as check_priority
+from ..errors import (
+    APIConnectionError,
+    APIStatusError,
+    DecodeError,
+    InvalidArgumentError,
+    RateLimitError,
+)
+from ..models.common import Page
+from ..models.v2_orders import (
+    OrderStatus,
+    OrderUpdateResult,
+    Shipment,
+    V2Order,
+    V2OrderProduct,
+    V2ShippingAddress,
+)
+
+if TYPE_CHECKING:
+    from .._client import B2BClient, Deadline
+
+__all__ = ["V2", "V2Orders"]
+
+T = TypeVar("T")
+
+#: The V2 maximum page size.
+V2_PAGE_SIZE = 250
+MAX_NOTES = 65_535
+MAX_TRACKING = 50
+
+
+class V2:
+    """The V2 API of the store: ``client.v2.orders``."""
+
+    def __init__(self, client: B2BClient) -> None:
+        self.orders = V2Orders(client)
+
+
+class V2Orders:
+    """V2 orders of one store (``/stores/{store_hash}/v2/orders…``)."""
+
+    def __init__(self, client: B2BClient) -> None:
+        self._client = client
+
+    async def get(
+        self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
+    ) -> V2Order:
+        """``GET /orders/{order_id}``: the full V2 order."""
+        oid = validate_positive_id("order_id", order_id)
+        result: V2Order = await self._client.request(
+            "v2",
+            "GET",
+            f"/orders/{oid}",
+            decoder=decoder_for(V2Order),
+            priority=_prio(priority),
+            deadline=_deadline(deadline),
+        )
+        return result
+
+    async def update(self, order_id: int, **fields: Any) -> V2Order:
+        """``PUT /orders/{order_id}``: change writable fields of an order.
+
+        ``fields`` are the writable fields of the spec's PUT body: ``status_id``,
+        ``staff_notes``, ``customer_message``, ``billing_address`` (partial),
+        ``shipping_addresses``, ``products`` (no ``id``: add; with ``id``: partial update;
+        ``quantity=0``: remove), the cost overrides (``subtotal_ex_tax`` with
+        ``subtotal_inc_tax``, and the other ex/inc-tax pairs), ``is_deleted``, ...
+        Read-only or unknown fields raise :class:`InvalidArgumentError` before anything is
+        sent.
+
+        >>> await client.v2.orders.update(101, status_id=11, staff_notes="Packed")
+        >>> await client.v2.orders.update(101, products=[{"id": 5, "quantity": 0}])
+        """
+        oid = validate_positive_id("order_id", order_id)
+        body = build_order_update(fields)
+        result: V2Order = await self._client.request(
+            "v2", "PUT", f"/orders/{oid}", json=body, decoder=decoder_for(V2Order)
+        )
+        return result
+
+    async def products(
+        self, order_id: int, *, priority: Priority | None = None
+    ) -> list[V2OrderProduct]:
+        """``GET /orders/{order_id}/products``: every product line (all pages)."""
+        oid = validate_positive_id("order_id", order_id)
+        return await self._list(f"/orders/{oid}/products", V2OrderProduct, priority)
+
+    async def shipping_addresses(
+        self, order_id: int, *, priority: Priority | None = None
+    ) -> list[V2ShippingAddress]:
+        """``GET /orders/{order_id}/shipping_addresses``: every shipping address."""
+        oid = validate_positive_id("order_id", order_id)
+        return await self._list(f"/orders/{oid}/shipping_addresses", V2ShippingAddress, priority)
+
+    async def shipments(
+        self, order_id: int, *, priority: Priority | None = None
+    ) -> list[Shipment]:
+        """``GET /orders/{order_id}/shipments``: every shipment (empty list on 204)."""
+        oid = validate_positive_id("order_id", order_id)
+        return await self._list(f"/orders/{oid}/shipments", Shipment, priority)
+
+    async def create_shipment(
+        self,
+        order_id: int,
+        *,
+        order_address_id: int | None = None,
+        items: list[Mapping[str, int]] | None = None,
+        tracking_number: str | None = None,
+        shipping_provider: str | None = None,
+        tracking_carrier: str | None = None,
+        shipping_method: str | None = None,
+        comments: str | None = None,
+        priority: Priority | None = None,
+    ) -> Shipment:
+        """``POST /orders/{order_id}/shipments``.
+
+        Defaults: the order's first shipping address, and every product of that address
+        with its not-yet-shipped quantity. Nothing left to ship raises
+        :class:`InvalidArgumentError`. Being a POST, a failed attempt is retried only when
+        it certainly did not reach the server or was refused with 429.
+        """
+        oid = validate_positive_id("order_id", order_id)
+        # Validate the explicit arguments before any request (placeholder address/items).
+        build_shipment(
+            order_address_id=order_address_id if order_address_id is not None else 1,
+            items=items if items is not None else [{"order_product_id": 1, "quantity": 1}],
+            tracking_number=tracking_number,
+            shipping_provider=shipping_provider,
+            tracking_carrier=tracking_carrier,
+            shipping_method=shipping_method,
+            comments=comments,
+        )
+        prio = _prio(priority)
+        if order_address_id is None:
+            addresses = await self.shipping_addresses(oid, priority=prio)
+            if not addresses or addresses[0].id is None:
+                raise InvalidArgumentError(
+                    f"create_shipment(): order {oid} has no shipping address to ship to"
+                )
+            order_address_id = int(addresses[0].id)
+        if items is None:
+            products = await self.products(oid, priority=prio)
+            left = unshipped_items(products, order_address_id)
+            if not left:
+                raise InvalidArgumentError(
+                    f"create_shipment(): nothing left to ship on order {oid} "
+                    f"(address {order_address_id})"
+                )
+            items = list(left)
+        body = build_shipment(
+            order_address_id=order_address_id,
+            items=items,
+            tracking_number=tracking_number,
+            shipping_provider=shipping_provider,
+            tracking_carrier=tracking_carrier,
+            shipping_method=shipping_method,
+            comments=comments,
+        )
+        result: Shipment = await self._client.request(
+            "v2",
+            "POST",
+            f"/orders/{oid}/shipments",
+            json=body,
+            decoder=decoder_for(Shipment),
+            priority=prio,
+        )
+        return result
+
+    async def apply_update(
+        self,
+        order_id: int,
+        *,
+        status_id: int | None = None,
+        staff_notes: str | None = None,
+        customer_message: str | None = None,
+        billing: Mapping[str, Any] | None = None,
+        tracking_number: str | None = None,
+        shipping_provider: str | None = None,
+        tracking_carrier: str | None = None,
+        priority: Priority | None = None,
+    ) -> OrderUpdateResult:
+        """Status, notes, billing address and tracking in one call.
+
+        With ``tracking_number`` a shipment of every not-yet-shipped product of the order's
+        first shipping address is created **before** the status changes (changing the
+        status to Shipped first would email the customer without tracking). Safe to rerun:
+        a shipment with the same tracking number already on the order is reused, never
+        duplicated. ``billing`` takes the flat names (``first_name``, ``street``,
+        ``street2``, ``zip``, ...) or the V2 billing address names.
+
+        ``fields_updated`` lists what changed, e.g. ``["status_id", "staff_notes",
+        "shipment_created"]``.
+        """
+        oid, body = build_apply_update(
+            order_id,
+            status_id=status_id,
+            staff_notes=staff_notes,
+            customer_message=customer_message,
+            billing=billing,
+            tracking_number=tracking_number,
+            shipping_provider=shipping_provider,
+            tracking_carrier=tracking_carrier,
+        )
+        prio = _prio(priority)
+        fields_updated: list[str] = []
+        shipment: Shipment | None = None
+        if tracking_number is not None:
+            shipment, created = await self._ensure_shipment(
+                oid, tracking_number, shipping_provider, tracking_carrier, prio
+            )
+            if created:
+                fields_updated.append("shipment_created")
+        order: V2Order
+        if body:
+            order = await self._client.request(
+                "v2", "PUT", f"/orders/{oid}", json=body, decoder=decoder_for(V2Order),
+                priority=prio,
+            )
+            fields_updated = [*body.keys(), *fields_updated]
+        else:
+            order = await self.get(oid, priority=prio)
+        status_name = order.status
+        if status_name is None and order.status_id is not None:
+            status_name = _status_label(int(order.status_id))
+        return OrderUpdateResult(
+            order_id=oid,
+            status_id=int(order.status_id) if order.status_id is not None else None,
+            status=status_name,
+            fields_updated=fields_updated,
+            shipment=shipment,
+            order=order,
+            message=f"Order {oid} updated successfully",
+        )
+
+    async def _ensure_shipment(
+        self,
+        oid: int,
+        tracking_number: str,
+        shipping_provider: str | None,
+        tracking_carrier: str | None,
+        prio: Priority | None,
+    ) -> tuple[Shipment, bool]:
+        """The shipment with ``tracking_number``: an existing one, or a new one."""
+        existing = await self._find_shipment(oid, tracking_number, prio)
+        if existing is not None:
+            return existing, False
+        addresses = await self.shipping_addresses(oid, priority=prio)
+        if not addresses or addresses[0].id is None:
+            raise InvalidArgumentError(
+                f"apply_update(): tracking_number given but order {oid} has no shipping "
+                "address, so no shipment can be created; nothing was changed"
+            )
+        try:
+            shipment = await self.create_shipment(
+                oid,
+                order_address_id=int(addresses[0].id),
+                tracking_number=tracking_number,
+                shipping_provider=shipping_provider,
+                tracking_carrier=tracking_carrier,
+                priority=prio,
+            )
+        except (APIConnectionError, DecodeError, APIStatusError) as err:
+            if not _ambiguous(err):
+                raise
+            # The POST may have been applied: look before anyone creates another.
+            found = await self._find_shipment(oid, tracking_number, prio)
+            if found is not None:
+                return found, True
+            raise
+        return shipment, True
+
+    async def _find_shipment(
+        self, oid: int, tracking_number: str, prio: Priority | None
+    ) -> Shipment | None:
+        for shipment in await self.shipments(oid, priority=prio):
+            if shipment.tracking_number == tracking_number:
+                return shipment
+        return None
+
+    async def _list(self, path: str, item_type: type[T], priority: Priority | None) -> list[T]:
+        client = self._client
+        decoder = decoder_for(list[item_type] | None)  # type: ignore[valid-type]
+        prio = _prio(priority)
+
+        async def fetch(index: int) -> Page[T]:
+            params = [("page", str(index + 1)), ("limit", str(V2_PAGE_SIZE))]
+            items = await client.request(
+                "v2", "GET", path, params=params, decoder=decoder, priority=prio,
+                allow_empty=True,
+            )
+            return Page(list(items or []), None, index * V2_PAGE_SIZE, V2_PAGE_SIZE)
+
+        return await AsyncPaginator(
+            fetch, page_size=V2_PAGE_SIZE, concurrency=1, description=f"GET {path}"
+        ).to_list()
+
+
+def unshipped_items(products: list[V2OrderProduct], order_address_id: int) -> list[dict[str, int]]:
+    """``[{order_product_id, quantity}]`` of what is left to ship to one address."""
+    items: list[dict[str, int]] = []
+    for p in products:
+        if p.id is None or p.order_address_id is None:
+            continue
+        if int(p.order_address_id) != order_address_id:
+            continue
+        left = int(p.quantity or 0) - int(p.quantity_shipped or 0) - int(
+            getattr(p, "quantity_refunded", 0) or 0
+        )
+        if left > 0:
+            items.append({"order_product_id": int(p.id), "quantity": left})
+    return items
+
+
+def build_apply_update(
+    order_id: object,
+    *,
+    status_id: object = None,
+    staff_notes: object = None,
+    customer_message: object = None,
+    billing: object = None,
+    tracking_number: object = None,
+    shipping_provider: object = None,
+    tracking_carrier: object = None,
+) -> tuple[int, dict[str, Any]]:
+    """Validate :meth:`V2Orders.apply_update`'s arguments; return the order id and PUT body."""
+    oid = validate_positive_id("order_id", order_id)
+    fields: dict[str, object] = {}
+    if status_id is not None:
+        fields["status_id"] = status_id
+    if staff_notes is not None:
+        fields["staff_notes"] = staff_notes
+    if customer_message is not None:
+        fields["customer_message"] = customer_message
+    if billing is not None:
+        if not isinstance(billing, Mapping):
+            raise InvalidArgumentError("billing must be a mapping of billing address fields")
+        flat = billing_from_flat(billing)
+        if flat:
+            fields["billing_address"] = flat
+    if tracking_number is None and (shipping_provider is not None or tracking_carrier is not None):
+        raise InvalidArgumentError(
+            "shipping_provider and tracking_carrier need tracking_number (they describe the "
+            "shipment it creates)"
+        )
+    if tracking_number is not None:
+        # Validate the shipment fields now, before any request.
+        build_shipment(
+            order_address_id=1,
+            items=[{"order_product_id": 1, "quantity": 1}],
+            tracking_number=tracking_number,
+            shipping_provider=shipping_provider,
+            tracking_carrier=tracking_carrier,
+            shipping_method=None,
+            comments=None,
+        )
+        if not isinstance(tracking_number, str) or not tracking_number.strip():
+            raise InvalidArgumentError("tracking_number must be a non-empty str")
+    if not fields and tracking_number is None:
+        raise InvalidArgumentError(
+            "apply_update(): nothing to update (give status_id, staff_notes, "
+            "customer_message, billing or tracking_number)"
+        )
+    body = build_order_update(fields) if fields else {}
+    return oid, body
+
+
+def _ambiguous(err: Exception) -> bool:
+    """Could a failed POST have been applied by the server anyway?"""
+    if isinstance(err, RateLimitError):
+        return False
+    if isinstance(err, APIConnectionError):
+        return err.sent
+    if isinstance(err, DecodeError):
+        return True
+    if isinstance(err, APIStatusError):
+        return err.status >= 500
+    return False
+
+
+def _status_label(status_id: int) -> str | None:
+    try:
+        return OrderStatus(status_id).label
+    except ValueError:
+        return None
+
+
+def _prio(priority: Priority | None) -> Priority | None:
+    return None if priority is None else check_priority(priority)
+
+
+def _deadline(deadline: Deadline) -> float | None:
+    from .._client import resolve_deadline
+
+    return resolve_deadline(deadline)
