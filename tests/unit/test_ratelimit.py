@@ -1,0 +1,314 @@
+"""Rate-limit header parsing, the window guarantee, server feedback and priorities.
+
+No real sleeping: the limiter runs on a fake clock whose sleep advances the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bcb2b_async import DeadlineExceededError, Limiter, RateLimit, parse_rate_headers
+from bcb2b_async._ratelimit import Permit, SlidingWindow
+
+
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+def max_in_any_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best = 0
+    for i, t in enumerate(times):
+        j = bisect.bisect_left(times, t + window)
+        best = max(best, j - i)
+    return best
+
+
+# -- header parsing -------------------------------------------------------------------
+def test_b2b_headers() -> None:
+    info = parse_rate_headers(
+        {
+            "X-Requests-Remaining": "149 times",
+            "X-Request-Window-Resets-After": "0.3973509933774834 s",
+            "X-Requests-Allocated": "150 times/60 s",
+        }
+    )
+    assert info.remaining == 149
+    assert info.reset_after == pytest.approx(0.39735, rel=1e-3)
+    assert info.quota == 150
+    assert info.window == 60.0
+    assert info.known
+
+
+def test_v2_headers() -> None:
+    info = parse_rate_headers(
+        {
+            "X-Rate-Limit-Time-Window-Ms": "30000",
+            "X-Rate-Limit-Time-Reset-Ms": "15000",
+            "X-Rate-Limit-Requests-Quota": "150",
+            "X-Rate-Limit-Requests-Left": "35",
+        }
+    )
+    assert (info.remaining, info.reset_after, info.quota, info.window) == (35, 15.0, 150, 30.0)
+
+
+def test_lowercase_header_names() -> None:
+    info = parse_rate_headers({"x-requests-remaining": "3 times",
+                               "x-request-window-resets-after": "1.5 s"})
+    assert (info.remaining, info.reset_after) == (3, 1.5)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Requests-Remaining": "lots", "X-Request-Window-Resets-After": "soon"},
+        {"X-Requests-Remaining": "-5 times", "X-Request-Window-Resets-After": "-1 s"},
+        {"X-Requests-Remaining": "nan", "X-Request-Window-Resets-After": "inf s"},
+        {"X-Requests-Remaining": "9" * 500, "X-Request-Window-Resets-After": "1e400 s"},
+        {"X-Requests-Allocated": "times/ s", "X-Requests-Remaining": ""},
+        {"X-Rate-Limit-Requests-Left": "x", "X-Rate-Limit-Time-Reset-Ms": "-3"},
+        {"X-Request-Window-Resets-After": "999999999 s", "X-Requests-Remaining": "1 times"},
+    ],
+)
+def test_garbage_headers_yield_unknown(headers: dict[str, str]) -> None:
+    info = parse_rate_headers(headers)
+    assert not info.known or (info.remaining is not None and info.remaining >= 0)
+    for value in (info.remaining, info.reset_after, info.quota, info.window):
+        assert value is None or value >= 0
+
+
+@given(st.dictionaries(st.sampled_from([
+    "X-Requests-Remaining", "X-Request-Window-Resets-After", "X-Requests-Allocated",
+    "X-Rate-Limit-Requests-Left", "X-Rate-Limit-Time-Reset-Ms", "X-Rate-Limit-Requests-Quota",
+    "X-Rate-Limit-Time-Window-Ms"]), st.text(max_size=80)))
+@settings(max_examples=300, deadline=None)
+def test_header_parser_never_raises(headers: dict[str, str]) -> None:
+    info = parse_rate_headers(headers)
+    for value in (info.remaining, info.reset_after, info.quota, info.window):
+        assert value is None or value >= 0
+
+
+# -- the window guarantee -------------------------------------------------------------
+@given(
+    quota=st.integers(1, 30),
+    window=st.floats(0.5, 60.0),
+    gaps=st.lists(st.floats(0.0, 5.0), min_size=1, max_size=200),
+)
+@settings(max_examples=200, deadline=None)
+def test_sliding_window_never_exceeds_quota(quota: int, window: float, gaps: list[float]) -> None:
+    """For any sequence of attempts, no interval of the window's length holds more than
+    the quota: each attempt waits the delay the window asks for, then records."""
+    sw = SlidingWindow(quota, window)
+    now = 0.0
+    sent: list[float] = []
+    for gap in gaps:
+        now += gap
+        now += sw.delay(now)
+        assert sw.delay(now) == 0.0
+        sw.record(now)
+        sent.append(now)
+    assert max_in_any_window(sent, window) <= quota
+
+
+def test_aiolimiter_alone_overshoots_but_limiter_does_not() -> None:
+    """The measured bug: a bare token bucket admits far more than the quota in a window."""
+
+    async def run() -> tuple[int, int]:
+        from aiolimiter import AsyncLimiter
+
+        loop = asyncio.get_running_loop()
+        bucket = AsyncLimiter(20, 0.5)
+        times: list[float] = []
+        start = loop.time()
+        while loop.time() - start < 0.5:
+            await bucket.acquire()
+            times.append(loop.time())
+        bare = max_in_any_window(times, 0.5)
+        lim = Limiter(RateLimit(20, 0.5, margin=0.0))
+        times2: list[float] = []
+        start = loop.time()
+        while loop.time() - start < 0.5:
+            await lim.acquire()
+            times2.append(loop.time())
+        return bare, max_in_any_window(times2, 0.5)
+
+    bare, ours = asyncio.run(run())
+    assert bare > 20
+    assert ours <= 20
+
+
+async def test_limiter_window_guarantee_with_fake_clock() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(10, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(95):
+        await lim.acquire()
+        times.append(clock.now)
+    assert max_in_any_window(times, 1.0) <= 10
+    # At the ceiling: 95 requests need 9 further windows after the first burst.
+    assert clock.now - 1000.0 == pytest.approx(9.0, abs=0.01)
+
+
+async def test_concurrent_acquirers_share_the_window() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(5, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    times: list[float] = []
+
+    async def worker() -> None:
+        for _ in range(10):
+            await lim.acquire()
+            times.append(clock.now)
+
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(4))), 5)
+    assert len(times) == 40
+    assert max_in_any_window(times, 1.0) <= 5
+
+
+# -- server feedback -------------------------------------------------------------------
+def _b2b(remaining: int, reset: float) -> dict[str, str]:
+    return {
+        "X-Requests-Remaining": f"{remaining} times",
+        "X-Request-Window-Resets-After": f"{reset} s",
+        "X-Requests-Allocated": "20 times/1 s",
+    }
+
+
+async def test_server_remaining_slows_us_down() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(20, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    p = await lim.acquire()
+    # Another integration spent most of the window: only 2 left, reset in 0.8 s.
+    lim.observe(p, _b2b(2, 0.8), 200)
+    assert lim.server_remaining == 2
+    await lim.acquire()
+    await lim.acquire()
+    start = clock.now
+    await lim.acquire()  # must wait for the reset
+    assert clock.now - start >= 0.8
+
+
+async def test_in_flight_requests_are_subtracted() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(20, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    first = await lim.acquire()
+    for _ in range(3):
+        await lim.acquire()  # granted after `first`, maybe not yet counted by the server
+    lim.observe(first, _b2b(10, 0.5), 200)
+    assert lim.server_remaining == 7
+
+
+async def test_stale_observation_does_not_raise_budget() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(20, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    a = await lim.acquire()
+    b = await lim.acquire()
+    lim.observe(b, _b2b(3, 0.5), 200)
+    lim.observe(a, _b2b(9, 0.5), 200)  # older response arriving late
+    assert lim.server_remaining == 3
+
+
+async def test_429_zeroes_the_budget_until_reset() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(20, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    p = await lim.acquire()
+    lim.observe(p, _b2b(0, 0.6), 429)
+    start = clock.now
+    await lim.acquire()
+    assert clock.now - start >= 0.6
+
+
+async def test_missing_or_garbage_headers_fall_back_to_configured_rate() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(3, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    for headers in ({}, {"X-Requests-Remaining": "garbage"}, None):
+        p = await lim.acquire()
+        lim.observe(p, headers, 200)
+    assert lim.server_remaining is None
+    start = clock.now
+    await lim.acquire()
+    assert clock.now - start == pytest.approx(1.0, abs=0.01)
+
+
+# -- priorities, reserve, deadlines ----------------------------------------------------
+async def test_interactive_served_before_waiting_bulk() -> None:
+    lim = Limiter(RateLimit(2, 0.3, margin=0.0))
+    await lim.acquire("bulk")
+    await lim.acquire("bulk")
+    order: list[str] = []
+
+    async def take(name: str, prio: str) -> None:
+        await lim.acquire(prio)  # type: ignore[arg-type]
+        order.append(name)
+
+    bulk = [asyncio.create_task(take(f"b{i}", "bulk")) for i in range(3)]
+    await asyncio.sleep(0.01)
+    urgent = asyncio.create_task(take("urgent", "interactive"))
+    await asyncio.wait_for(asyncio.gather(*bulk, urgent), 3)
+    assert order[0] == "urgent"
+
+
+async def test_bulk_leaves_the_reserve() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(10, 1.0, reserve=0.2, margin=0.0), clock=clock, sleep=clock.sleep)
+    for _ in range(8):
+        await lim.acquire("bulk")
+    assert clock.now == 1000.0
+    # Two slots are left, for interactive requests only.
+    await lim.acquire("interactive")
+    await lim.acquire("interactive")
+    assert clock.now == 1000.0
+    await lim.acquire("bulk")
+    assert clock.now > 1000.0
+
+
+async def test_no_starvation_of_bulk_without_interactive() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(10, 1.0, reserve=0.5, margin=0.0), clock=clock, sleep=clock.sleep)
+    for _ in range(30):
+        await asyncio.wait_for(lim.acquire("bulk"), 1)
+    assert clock.now - 1000.0 == pytest.approx(5.0, abs=0.01)
+
+
+async def test_deadline_during_limiter_wait() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(1, 10.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    await lim.acquire()
+    with pytest.raises(DeadlineExceededError):
+        await lim.acquire(deadline=clock.now + 2.0)
+    # Nothing was counted for the failed acquisition.
+    assert lim.waiting() == 0
+
+
+async def test_cancelled_waiter_leaves_the_queue() -> None:
+    lim = Limiter(RateLimit(1, 5.0, margin=0.0))
+    await lim.acquire()
+    task = asyncio.create_task(lim.acquire())
+    await asyncio.sleep(0.01)
+    assert lim.waiting() == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert lim.waiting() == 0
+
+
+def test_permit_is_plain_data() -> None:
+    p = Permit(seq=1, priority="bulk", granted_at=0.0, waited=0.0)
+    assert p.seq == 1
