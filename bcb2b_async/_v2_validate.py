@@ -315,10 +315,11 @@ _STATUS_IDS = frozenset(int(status) for status in OrderStatus)
 # Not from the spec: a guard so absurd amounts (1e308, Decimal("1E+999999")) are refused
 # here instead of being expanded into huge strings. Far above any real order.
 _MAX_AMOUNT = Decimal(10) ** 15
-_DECIMAL_TEXT = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
-_CARRIER = re.compile(r"carrier_\d+")
+# ASCII digits only: "\d" would also let through other scripts' digits.
+_DECIMAL_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_CARRIER = re.compile(r"carrier_[0-9]+")
 # order_Put.customer_locale: "en", "asa", "en-US", "es-419".
-_LOCALE = re.compile(r"[a-z]{2,3}|[a-z]{2}-[A-Z]{2}|[a-z]{2}-\d{3}")
+_LOCALE = re.compile(r"[a-z]{2,3}|[a-z]{2}-[A-Z]{2}|[a-z]{2}-[0-9]{3}")
 
 
 def _fail(where: str, message: str) -> InvalidArgumentError:
@@ -504,7 +505,8 @@ def _form_fields(where: str, name: str, value: object) -> list[dict[str, object]
     return result
 
 
-def _address(where: str, name: str, value: object, allowed: frozenset[str]) -> dict[str, object]:
+def _address(where: str, name: str, value: object, *, billing: bool) -> dict[str, object]:
+    allowed = _BILLING_KEYS if billing else _SHIPPING_KEYS
     data = _mapping(where, name, value)
     _check_keys(where, f"{name}.", data, allowed)
     result: dict[str, object] = {}
@@ -517,7 +519,7 @@ def _address(where: str, name: str, value: object, allowed: frozenset[str]) -> d
             result[key] = _positive_id(where, here, raw)
         else:
             text = _string(where, here, raw)
-            if key == "zip" and len(text.strip()) < 2:
+            if billing and key == "zip" and len(text.strip()) < 2:
                 # billingAddress_Base: "The ZIP code must be two or more characters."
                 raise _fail(where, f"{here} must be at least two characters")
             if key == "country_iso2" and text and not re.fullmatch(r"[A-Za-z]{2}", text):
@@ -649,7 +651,7 @@ def _shipping_addresses(where: str, value: object) -> list[dict[str, object]]:
     seen: set[int] = set()
     for index, raw in enumerate(_sequence(where, "shipping_addresses", value)):
         here = f"shipping_addresses[{index}]"
-        address = _address(where, here, raw, _SHIPPING_KEYS)
+        address = _address(where, here, raw, billing=False)
         address_id = address.get("id")
         if isinstance(address_id, int):
             if address_id in seen:
@@ -779,7 +781,7 @@ def _order_field(key: str, value: object) -> object:
             where, f"payment_provider_id must be a string or a number, got {_type_name(value)}"
         )
     if key == "billing_address":
-        address = _address(where, key, value, _BILLING_KEYS)
+        address = _address(where, key, value, billing=True)
         if not address:
             raise _fail(where, "billing_address is empty")
         return address
@@ -966,4 +968,4 @@ def billing_from_flat(billing: Mapping[str, object]) -> dict[str, object]:
             result[target] = value
     if not result:
         return {}
-    return _address(where, "billing_address", result, _BILLING_KEYS)
+    return _address(where, "billing_address", result, billing=True)

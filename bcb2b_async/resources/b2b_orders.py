@@ -31,6 +31,7 @@ from .._validate import (
 from ..errors import DecodeError, InvalidArgumentError
 from ..models.b2b_orders import ExtraField, ExtraFieldConfig, Order, OrderProduct
 from ..models.common import Envelope, Page
+from ._b2b_batch import B2BOrdersBatch
 
 if TYPE_CHECKING:
     from .._client import B2BClient, Deadline
@@ -111,7 +112,7 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
-class B2BOrders:
+class B2BOrders(B2BOrdersBatch):
     """B2B Edition orders of one store: ``client.orders``.
 
     Identify orders by their **BigCommerce** order id (``bc_order_id``), not the B2B

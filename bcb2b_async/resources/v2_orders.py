@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._batch import DEFAULT_CONCURRENCY, BatchResult, Progress, check_concurrency, run_batch
 from .._config import Priority
 from .._decode import decoder_for
 from .._pagination import AsyncPaginator
@@ -253,6 +254,49 @@ class V2Orders:
             shipment=shipment,
             order=order,
             message=f"Order {oid} updated successfully",
+        )
+
+    async def apply_update_many(
+        self,
+        updates: Mapping[int, Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        fail_fast: bool = False,
+        progress: Progress | None = None,
+        priority: Priority = "bulk",
+    ) -> BatchResult[OrderUpdateResult]:
+        """:meth:`apply_update` for many orders: ``{order_id: {"status_id": 2, ...}}``.
+
+        Every item is validated before any request (all problems reported by id in one
+        :class:`InvalidArgumentError`); one failed item never stops the others.
+        """
+        if not isinstance(updates, Mapping):
+            raise InvalidArgumentError("updates must be a mapping of order_id to keywords")
+        conc = check_concurrency(concurrency)
+        prio = check_priority(priority)
+        allowed = {
+            "status_id", "staff_notes", "customer_message", "billing", "tracking_number",
+            "shipping_provider", "tracking_carrier",
+        }
+        problems: list[str] = []
+        for oid, kw in updates.items():
+            try:
+                if not isinstance(kw, Mapping):
+                    raise InvalidArgumentError("must be a mapping of apply_update() keywords")
+                unknown = set(kw) - allowed
+                if unknown:
+                    raise InvalidArgumentError(f"unknown keywords {sorted(map(str, unknown))}")
+                build_apply_update(oid, **kw)
+            except InvalidArgumentError as err:
+                problems.append(f"{oid!r}: {err.message}")
+        if problems:
+            raise InvalidArgumentError(
+                f"updates: {len(problems)} invalid item(s): " + "; ".join(problems[:20])
+            )
+        return await run_batch(
+            list(updates),
+            lambda oid: self.apply_update(oid, priority=prio, **updates[oid]),
+            concurrency=conc, fail_fast=fail_fast, progress=progress,
         )
 
     async def _ensure_shipment(

@@ -58,7 +58,7 @@ def test_writable_set_is_order_put_minus_read_only() -> None:
     for part in put["allOf"]:
         props |= set(part.get("properties", {}))
     excluded = {"external_id", "external_merchant_id", "default_currency_code", "tax_provider_id"}
-    assert ORDER_WRITABLE_FIELDS == (props - excluded) | {"is_deleted"}
+    assert (props - excluded) | {"is_deleted"} == ORDER_WRITABLE_FIELDS
     assert excluded <= set(ORDER_READ_ONLY_FIELDS)
 
 
@@ -381,7 +381,12 @@ def test_products_examples_from_the_spec() -> None:
     body = build_order_update(
         {
             "products": [
-                {"name": "BigCommerce Poster", "quantity": 1, "price_inc_tax": 10.98, "price_ex_tax": 10},
+                {
+                    "name": "BigCommerce Poster",
+                    "quantity": 1,
+                    "price_inc_tax": 10.98,
+                    "price_ex_tax": 10,
+                },
                 {
                     "product_id": 184,
                     "quantity": 1,
@@ -508,7 +513,13 @@ def test_custom_product_with_only_name_merchant() -> None:
             "products[0].price_ex_tax",
         ),
         (
-            {"name": "A", "name_customer": "B", "quantity": 1, "price_ex_tax": 1, "price_inc_tax": 1},
+            {
+                "name": "A",
+                "name_customer": "B",
+                "quantity": 1,
+                "price_ex_tax": 1,
+                "price_inc_tax": 1,
+            },
             "products[0].name_customer",
         ),
         # Custom add: catalog-only keys are unknown.
@@ -520,7 +531,10 @@ def test_custom_product_with_only_name_merchant() -> None:
         ({"product_id": 5, "quantity": 1, "sku": "X"}, "products[0].'sku'"),
         ({"id": 5, "quantity": 1, "colour": "red"}, "products[0].'colour'"),
         ({"id": 5, "wrapping_id": 3}, "products[0].wrapping_cost_ex_tax"),
-        ({"id": 5, "wrapping_id": 3, "wrapping_cost_ex_tax": 1}, "products[0].wrapping_cost_inc_tax"),
+        (
+            {"id": 5, "wrapping_id": 3, "wrapping_cost_ex_tax": 1},
+            "products[0].wrapping_cost_inc_tax",
+        ),
         ({"id": 5, "wrapping_id": -1}, "products[0].wrapping_id"),
         ({"id": 5, "upc": "1" * 256}, "products[0].upc"),
         ({"id": 5, "sku": 5}, "products[0].sku"),
@@ -703,14 +717,16 @@ _json_scalars = (
 )
 _json_values = st.recursive(
     _json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["id", "product_id", "quantity", "name", "value", "zip", "price_ex_tax", "pickups"]
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["id", "product_id", "quantity", "name", "value", "zip", "price_ex_tax", "pickups"]
+            )
+            | st.text(max_size=8),
+            children,
+            max_size=4,
         )
-        | st.text(max_size=8),
-        children,
-        max_size=4,
     ),
     max_leaves=12,
 )
@@ -822,7 +838,7 @@ def test_shipment_all_fields() -> None:
     assert len(body["items"]) == 2  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("provider", sorted(SHIPPING_PROVIDERS) + ["carrier_1234567", "carrier_1"])
+@pytest.mark.parametrize("provider", [*sorted(SHIPPING_PROVIDERS), "carrier_1234567", "carrier_1"])
 def test_shipment_providers_accepted(provider: str) -> None:
     assert _shipment(shipping_provider=provider)["shipping_provider"] == provider
 
@@ -985,3 +1001,15 @@ def test_billing_from_flat_rejects(billing: dict[str, Any], needle: str) -> None
 def test_billing_from_flat_not_a_mapping() -> None:
     with pytest.raises(InvalidArgumentError, match="billing"):
         billing_from_flat("Juan Perez")  # type: ignore[arg-type]
+
+
+def test_non_ascii_digits_rejected() -> None:
+    reject({"discount_amount": "\u0663"}, "discount_amount")
+    reject({"customer_locale": "es-\u0664\u0661\u0669"}, "customer_locale")
+    with pytest.raises(InvalidArgumentError, match="shipping_provider"):
+        _shipment(shipping_provider="carrier_\u0663")
+
+
+def test_short_zip_only_refused_for_billing() -> None:
+    body = build_order_update({"shipping_addresses": [{"id": 1, "zip": "1"}]})
+    assert body == {"shipping_addresses": [{"id": 1, "zip": "1"}]}
