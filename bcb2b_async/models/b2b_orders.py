@@ -72,14 +72,14 @@ class ExtraField(msgspec.Struct, rename="camel", omit_defaults=True):
     field_value: str | int | float | None = None
 
 
-class ExtraInfo(msgspec.Struct, rename="camel"):
+class ExtraInfo(msgspec.Struct, rename="camel", omit_defaults=True):
     """Company billing/shipping address ids attached to an order."""
 
     billing_address_id: int | None = None
     shipping_address_id: int | None = None
 
 
-class Money(msgspec.Struct, rename="camel"):
+class Money(msgspec.Struct, rename="camel", omit_defaults=True):
     """Price display settings of an order's currency."""
 
     currency_location: str | None = None
@@ -90,7 +90,9 @@ class Money(msgspec.Struct, rename="camel"):
     currency_exchange_rate: str | float | None = None
 
 
-class Order(msgspec.Struct, rename="camel", kw_only=True, repr_omit_defaults=True):
+class Order(
+    msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True, repr_omit_defaults=True
+):
     """A B2B Edition order (list item, or the detail of ``GET /orders/{bcOrderId}``).
 
     ``money`` and ``created_at_dt`` / ``updated_at_dt`` are derived accessors; the raw
@@ -149,7 +151,7 @@ class Order(msgspec.Struct, rename="camel", kw_only=True, repr_omit_defaults=Tru
         return unix_to_datetime(self.updated_at)
 
 
-class OrderProductOption(msgspec.Struct, rename="camel"):
+class OrderProductOption(msgspec.Struct, rename="camel", omit_defaults=True):
     """A selected option of an order product."""
 
     id: int | None = None
@@ -168,7 +170,9 @@ class OrderProductOption(msgspec.Struct, rename="camel"):
     display_style: str | None = None
 
 
-class OrderProduct(msgspec.Struct, rename="camel", kw_only=True, repr_omit_defaults=True):
+class OrderProduct(
+    msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True, repr_omit_defaults=True
+):
     """A product line of a B2B order (``GET /orders/{bcOrderId}/products``).
 
     The spec spells the SKU ``variantSku``; an older model spells it ``variantSKU``: both

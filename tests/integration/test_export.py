@@ -1,0 +1,157 @@
+"""Exactness of export_orders and sync_orders against the sandbox store: ids are counted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+
+import pytest
+
+from bcb2b_async.export import SyncState, export_orders, sync_orders
+from bcb2b_async.testing import SandboxStore
+
+from .conftest import ClientFactory
+
+ALL_CHANNELS = [1, 2, 3]
+
+
+def assert_exact(ids: list[int], expected: list[int]) -> None:
+    dupes = [i for i, n in Counter(ids).items() if n > 1]
+    assert not dupes, f"duplicated: {dupes[:10]}"
+    missing = set(expected) - set(ids)
+    extra = set(ids) - set(expected)
+    assert not missing, f"lost {len(missing)} orders, e.g. {sorted(missing)[:10]}"
+    assert not extra, f"{len(extra)} unexpected orders, e.g. {sorted(extra)[:10]}"
+
+
+@pytest.mark.parametrize("inclusive", [True, False])
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_export_is_exact_whatever_the_bound_semantics(
+    make_client: ClientFactory, inclusive: bool, concurrency: int
+) -> None:
+    async with SandboxStore(orders=6000, b2b_rate=None, v2_rate=None,
+                            bounds_inclusive=inclusive) as store:
+        client = make_client(store)
+        ids = [e.bc_order_id async for e in export_orders(
+            client, channel_ids=ALL_CHANNELS, concurrency=concurrency)]
+        expected = store.order_ids(channel_ids=ALL_CHANNELS)
+        assert_exact(ids, expected)
+        # Orders older than the API's one-year default window are included.
+        old = [o for o in expected if store.b2b_order(o)["updatedAt"] < store.built_at - 366 * 86400]
+        assert old and set(old) <= set(ids)
+
+
+async def test_export_filters_by_channel_company_and_dates(make_client: ClientFactory) -> None:
+    async with SandboxStore(orders=3000, b2b_rate=None, v2_rate=None) as store:
+        client = make_client(store)
+        all_ids = store.order_ids(channel_ids=ALL_CHANNELS)
+        mid = store.b2b_order(all_ids[len(all_ids) // 2])["createdAt"]
+        lo = store.b2b_order(all_ids[len(all_ids) // 4])["createdAt"]
+        ids = [e.bc_order_id async for e in export_orders(
+            client, channel_ids=[2], company_id=3, created_from=lo, created_to=mid)]
+        expected = store.order_ids(channel_ids=[2], company_id=3, created_from=lo,
+                                   created_to=mid)
+        assert expected
+        assert_exact(ids, expected)
+
+
+async def test_export_exact_with_faults(make_client: ClientFactory) -> None:
+    async with SandboxStore(orders=5000, b2b_rate=None, v2_rate=None) as store:
+        store.faults.random(rate=0.15, kinds=("500", "502", "503", "504", "drop", "truncate",
+                                              "429_no_headers"), seed=7)
+        client = make_client(store, timeout=5.0)
+        ids = [e.bc_order_id async for e in export_orders(client, channel_ids=ALL_CHANNELS)]
+        assert_exact(ids, store.order_ids(channel_ids=ALL_CHANNELS))
+        assert client.stats.b2b.retries > 0
+
+
+async def test_export_exact_while_orders_change(make_client: ClientFactory) -> None:
+    async with SandboxStore(orders=8000, b2b_rate=None, v2_rate=None) as store:
+        expected = store.order_ids(channel_ids=ALL_CHANNELS)
+        # After every list request: 5 random orders updated (seen and unseen), 2 created.
+        store.mutate_every(1, updates=5, creates=2)
+        client = make_client(store)
+        # Let the clock pass the second of creation of the last seeded order.
+        await asyncio.sleep(1.05)
+        ids = [e.bc_order_id async for e in export_orders(client, channel_ids=ALL_CHANNELS)]
+        store.stop_mutations()
+        created_during = set(store.order_ids(channel_ids=ALL_CHANNELS)) - set(expected)
+        assert created_during, "the test must create orders during the walk"
+        # Every order that existed at the start, exactly once; new ones may not appear.
+        assert_exact([i for i in ids if i not in created_during], expected)
+        assert len(ids) == len(set(ids))
+
+
+async def test_export_with_products_uses_both_quotas(make_client: ClientFactory) -> None:
+    async with SandboxStore(orders=400, b2b_rate=None, v2_rate=None) as store:
+        client = make_client(store)
+        got = {e.bc_order_id: e async for e in export_orders(
+            client, channel_ids=ALL_CHANNELS, with_products=True)}
+        assert_exact(list(got), store.order_ids(channel_ids=ALL_CHANNELS))
+        assert all(e.products for e in got.values())
+        assert client.stats.b2b.requests > 100 and client.stats.v2.requests > 100
+
+
+async def test_export_cancellation_leaves_nothing_running(make_client: ClientFactory) -> None:
+    async with SandboxStore(orders=5000, b2b_rate=None, v2_rate=None, latency=0.01) as store:
+        client = make_client(store)
+        before = len(asyncio.all_tasks())
+        gen = export_orders(client, channel_ids=ALL_CHANNELS, concurrency=4)
+        n = 0
+        async for _ in gen:
+            n += 1
+            if n == 500:
+                break
+        await gen.aclose()
+        await asyncio.sleep(0.05)
+        assert len(asyncio.all_tasks()) == before
+
+
+async def test_incremental_sync_twice_with_changes(make_client: ClientFactory, tmp_path) -> None:
+    async with SandboxStore(orders=2000, b2b_rate=None, v2_rate=None) as store:
+        client = make_client(store)
+        path = tmp_path / "state.json"
+        state = SyncState.load(path)
+        first = [o.bc_order_id async for o in sync_orders(
+            client, state, channel_ids=ALL_CHANNELS, on_checkpoint=lambda s: s.save(path))]
+        assert_exact(first, store.order_ids(channel_ids=ALL_CHANNELS))
+        saved = json.loads(path.read_text())
+        assert saved["watermark"] == state.watermark > 0
+        await asyncio.sleep(1.05)  # the next updates land in a later second
+        changed = first[:5] + first[-5:]
+        for oid in changed:
+            store.update_order(oid, po_number=f"PO-{oid}")
+        new = store.create_order(channel_id=2)
+        state2 = SyncState.load(path)
+        second = [o.bc_order_id async for o in sync_orders(
+            client, state2, channel_ids=ALL_CHANNELS, on_checkpoint=lambda s: s.save(path))]
+        assert_exact(second, [*changed, new])
+        # A third run with no change yields nothing.
+        state3 = SyncState.load(path)
+        third = [o async for o in sync_orders(client, state3, channel_ids=ALL_CHANNELS)]
+        assert third == []
+
+
+async def test_sync_resumes_after_interruption(make_client: ClientFactory, tmp_path) -> None:
+    async with SandboxStore(orders=3000, b2b_rate=None, v2_rate=None) as store:
+        client = make_client(store)
+        path = tmp_path / "state.json"
+        state = SyncState.load(path)
+        got: list[int] = []
+        gen = sync_orders(client, state, channel_ids=ALL_CHANNELS,
+                          on_checkpoint=lambda s: s.save(path))
+        async for order in gen:
+            got.append(order.bc_order_id)
+            if len(got) == 1234:  # "Ctrl-C" mid-walk, after some checkpoints
+                break
+        await gen.aclose()
+        # The consumer processed 1234 orders, but only what was checkpointed counts as
+        # synced: resuming from the saved state must cover the rest without loss.
+        resumed = SyncState.load(path)
+        rest = [o.bc_order_id async for o in sync_orders(
+            client, resumed, channel_ids=ALL_CHANNELS, on_checkpoint=lambda s: s.save(path))]
+        combined = set(got) | set(rest)
+        assert combined == set(store.order_ids(channel_ids=ALL_CHANNELS))
+        # Re-delivered orders are only those after the last checkpoint (at most a page).
+        assert len(got) + len(rest) - len(combined) <= 200
