@@ -231,6 +231,7 @@ async def export_orders(
     priority: Priority = "bulk",
     products_source: Literal["both", "b2b", "v2"] = "both",
     on_total: Callable[[int], object] | None = None,
+    show_extra: bool = True,
 ) -> AsyncIterator[ExportedOrder]:
     """Every order that exists when the export starts, exactly once.
 
@@ -245,6 +246,7 @@ async def export_orders(
     both quotas (B2B ``/orders/{id}/products`` and V2 ``/orders/{id}/products`` are
     limited separately), so enrichment runs near the sum of the two quotas.
     ``on_total`` is called once with the number of orders in range, for progress bars.
+    ``show_extra`` (default True) includes each order's extra field values.
     """
     channels = check_channel_ids(channel_ids)
     cid = optional_positive_id("company_id", company_id)
@@ -259,11 +261,15 @@ async def export_orders(
         raise InvalidArgumentError("with_products must be a bool")
     if products_source not in ("both", "b2b", "v2"):
         raise InvalidArgumentError("products_source must be 'both', 'b2b' or 'v2'")
+    if not isinstance(show_extra, bool):
+        raise InvalidArgumentError("show_extra must be a bool")
     base: list[tuple[str, str]] = []
     if cid is not None:
         base.append(("companyId", str(cid)))
     if channels is not None:
         base.extend(("channelIds[]", str(c)) for c in channels)
+    if show_extra:
+        base.append(("showExtra", "true"))
 
     # First order in range (bounds widened by one second: exact whatever the semantics,
     # the client-side filter below drops what the widening let in) and the range's size.
