@@ -2,29 +2,34 @@
 
 Every order is a position ``i`` (``bcOrderId == i + ID_BASE``) in a few parallel
 ``array`` columns. ``created`` never changes and never decreases with ``i``, so
-position order *is* (createdAt, id) order. ``perm`` holds the positions sorted by
-(updatedAt, id) and is kept sorted incrementally on every change.
+position order *is* (createdAt, id) order.
 
-List queries are answered from cached result arrays (one per distinct filter),
-which are also patched incrementally when an order changes, so walking a large
-result page by page costs O(limit) per page even while orders are being updated.
+Sorted views are kept per channel and per (channel, company): positions in createdAt
+order and in (updatedAt, id) order, patched incrementally on every change. A list
+query whose only time bounds are on its sort key (every keyset walk, every offset
+walk) is answered by bisecting those views: no scan, whatever the store size. Other
+queries (for example the default one-year window, a bound on updatedAt while sorting
+by createdAt) are built once into a cached result, which is also patched on every
+change so walking it page by page stays cheap while orders are being updated.
 """
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from itertools import islice
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 ID_BASE = 100
+STREAM_LIMIT = 5_000  # beyond this offset a multi-view page comes from a cached result
 
 SortKey = Literal["createdAt", "updatedAt"]
-
-_NEG = -(1 << 62)
-_POS = 1 << 62
+K = TypeVar("K", bound=Hashable)
+View: TypeAlias = "tuple[array[int], int, int]"  # sorted positions, [lo, hi) of interest
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +59,50 @@ class Filter:
         return self.company is None or company == self.company
 
 
+class _Buckets(Generic[K]):
+    """Per-key sorted position lists: by position (createdAt) and by (updatedAt, id)."""
+
+    __slots__ = ("by_created", "by_updated", "updated")
+
+    def __init__(self, updated: array[int]) -> None:
+        self.updated = updated
+        self.by_created: dict[K, array[int]] = {}
+        self.by_updated: dict[K, array[int]] = {}
+
+    def _ukey(self) -> Callable[[int], tuple[int, int]]:
+        upd = self.updated
+        return lambda j: (upd[j], j)
+
+    def add(self, key: K, i: int) -> None:
+        """Insert position ``i`` (its current updatedAt) under ``key``."""
+        bc = self.by_created.setdefault(key, array("q"))
+        if not bc or bc[-1] < i:
+            bc.append(i)
+        else:
+            bc.insert(bisect_left(bc, i), i)
+        bu = self.by_updated.setdefault(key, array("q"))
+        bu.insert(bisect_left(bu, (self.updated[i], i), key=self._ukey()), i)
+
+    def remove(self, key: K, i: int) -> None:
+        """Remove position ``i`` (located with its current updatedAt) from ``key``."""
+        bc = self.by_created[key]
+        pos = bisect_left(bc, i)
+        if pos < len(bc) and bc[pos] == i:
+            del bc[pos]
+        bu = self.by_updated[key]
+        pos = bisect_left(bu, (self.updated[i], i), key=self._ukey())
+        if pos < len(bu) and bu[pos] == i:
+            del bu[pos]
+
+
 class OrderIndex:
     """Parallel columns of per-order core values plus the sorted views and query cache."""
 
     __slots__ = (
         "_cache",
         "builds",
+        "by_channel",
+        "by_channel_company",
         "channel",
         "company",
         "created",
@@ -87,17 +130,30 @@ class OrderIndex:
         self.company = company
         self.customer = customer
         self.status = status
-        upd = updated
+        n = len(created)
         # Stable sort of positions by updatedAt: ties stay in position (= id) order.
-        self.perm: array[int] = array("q", sorted(range(len(created)), key=upd.__getitem__))
+        self.perm: array[int] = array("q", sorted(range(n), key=updated.__getitem__))
+        self.by_channel: _Buckets[int] = _Buckets(updated)
+        self.by_channel_company: _Buckets[tuple[int, int]] = _Buckets(updated)
+        self._fill()
         self._cache: OrderedDict[Filter, array[int]] = OrderedDict()
         self.max_cached = max_cached
         self.builds = 0
 
+    def _fill(self) -> None:
+        ch, co = self.channel, self.company
+        for name, order in (("by_created", range(len(ch))), ("by_updated", self.perm)):
+            one: dict[int, list[int]] = {}
+            two: dict[tuple[int, int], list[int]] = {}
+            for i in order:
+                c = ch[i]
+                one.setdefault(c, []).append(i)
+                two.setdefault((c, co[i]), []).append(i)
+            setattr(self.by_channel, name, {k: array("q", v) for k, v in one.items()})
+            setattr(self.by_channel_company, name, {k: array("q", v) for k, v in two.items()})
+
     def __len__(self) -> int:
         return len(self.created)
-
-    # -- keys ---------------------------------------------------------------------------
 
     def _upd_key(self) -> Callable[[int], tuple[int, int]]:
         upd = self.updated
@@ -125,6 +181,8 @@ class OrderIndex:
         self.customer.append(customer)
         self.status.append(status)
         self.perm.insert(self._locate(self.perm, i, "updatedAt"), i)
+        self.by_channel.add(channel, i)
+        self.by_channel_company.add((channel, company), i)
         for f, ids in self._cache.items():
             if f.matches(created, updated, channel, company):
                 ids.insert(self._locate(ids, i, f.sort), i)
@@ -160,6 +218,8 @@ class OrderIndex:
                     del ids[pos]
             if now:
                 touched.append((f, ids))
+        self.by_channel.remove(old[2], i)
+        self.by_channel_company.remove((old[2], old[3]), i)
         if new[1] != old[1]:
             pos = self._locate(self.perm, i, "updatedAt")
             if pos < len(self.perm) and self.perm[pos] == i:
@@ -169,6 +229,8 @@ class OrderIndex:
         self.company[i] = new[3]
         if new[1] != old[1]:
             self.perm.insert(self._locate(self.perm, i, "updatedAt"), i)
+        self.by_channel.add(new[2], i)
+        self.by_channel_company.add((new[2], new[3]), i)
         for f, ids in touched:
             ids.insert(self._locate(ids, i, f.sort), i)
 
@@ -179,6 +241,43 @@ class OrderIndex:
         perm = self.perm
         pos = bisect_left(perm, ts, key=self.updated.__getitem__)
         return self.updated[perm[pos]] if pos < len(perm) else None
+
+    def _bucket_lists(self, f: Filter, which: str) -> list[array[int]]:
+        if f.company is None:
+            lists: dict[int, array[int]] = getattr(self.by_channel, which)
+            keys = list(lists) if f.channels is None else [c for c in f.channels if c in lists]
+            return [lists[c] for c in sorted(keys)]
+        pairs: dict[tuple[int, int], array[int]] = getattr(self.by_channel_company, which)
+        chans = {c for c, _ in pairs} if f.channels is None else f.channels
+        return [pairs[(c, f.company)] for c in sorted(chans) if (c, f.company) in pairs]
+
+    def _position_range(self, f: Filter) -> tuple[int, int]:
+        n = len(self.created)
+        a = 0 if f.c_lo is None else bisect_left(self.created, f.c_lo)
+        b = n if f.c_hi is None else bisect_right(self.created, f.c_hi)
+        return a, b
+
+    def _views(self, f: Filter) -> list[View] | None:
+        """Sorted views whose concatenated ranges are exactly the result, or None."""
+        ukey = self.updated.__getitem__
+        out: list[View] = []
+        if f.sort == "createdAt":
+            if f.u_lo is not None or f.u_hi is not None:
+                return None
+            a, b = self._position_range(f)
+            for arr in self._bucket_lists(f, "by_created"):
+                lo, hi = bisect_left(arr, a), bisect_left(arr, b)
+                if lo < hi:
+                    out.append((arr, lo, hi))
+            return out
+        if f.c_lo is not None or f.c_hi is not None:
+            return None
+        for arr in self._bucket_lists(f, "by_updated"):
+            lo = 0 if f.u_lo is None else bisect_left(arr, f.u_lo, key=ukey)
+            hi = len(arr) if f.u_hi is None else bisect_right(arr, f.u_hi, key=ukey)
+            if lo < hi:
+                out.append((arr, lo, hi))
+        return out
 
     def result(self, f: Filter) -> array[int]:
         """All positions matching ``f`` sorted by (sort key, id) ascending (cached)."""
@@ -194,79 +293,126 @@ class OrderIndex:
         return ids
 
     def invalidate(self) -> None:
-        """Drop every cached result (used after bulk changes)."""
+        """Drop every cached result."""
         self._cache.clear()
 
     def _build(self, f: Filter) -> array[int]:
-        created, updated, perm = self.created, self.updated, self.perm
-        n = len(created)
-        a = 0 if f.c_lo is None else bisect_left(created, f.c_lo)
-        b = n if f.c_hi is None else bisect_right(created, f.c_hi)
-        ukey = updated.__getitem__
-        p = 0 if f.u_lo is None else bisect_left(perm, f.u_lo, key=ukey)
-        q = n if f.u_hi is None else bisect_right(perm, f.u_hi, key=ukey)
-        if a >= b or p >= q:
-            return array("q")
-        if b - a <= q - p:
-            # Walk the createdAt range; check updatedAt as a predicate.
-            lo = _NEG if f.u_lo is None else f.u_lo
-            hi = _POS if f.u_hi is None else f.u_hi
-            if f.u_lo is None and f.u_hi is None:
-                cands: Iterable[int] = range(a, b)
+        upd = self.updated
+        ukey = upd.__getitem__
+        a, b = self._position_range(f)
+        u_lo = -(1 << 62) if f.u_lo is None else f.u_lo
+        u_hi = 1 << 62 if f.u_hi is None else f.u_hi
+        u_bounded = f.u_lo is not None or f.u_hi is not None
+        c_bounded = f.c_lo is not None or f.c_hi is not None
+        parts: list[list[int]] = []
+        by_created = self._bucket_lists(f, "by_created")
+        by_updated = self._bucket_lists(f, "by_updated")
+        sources: list[str] = []
+        for bc, bu in zip(by_created, by_updated, strict=True):
+            ca, cb = bisect_left(bc, a), bisect_left(bc, b)
+            ua = 0 if f.u_lo is None else bisect_left(bu, f.u_lo, key=ukey)
+            ub = len(bu) if f.u_hi is None else bisect_right(bu, f.u_hi, key=ukey)
+            if cb - ca <= ub - ua:
+                window = bc[ca:cb]
+                part = [i for i in window if u_lo <= upd[i] <= u_hi] if u_bounded else list(window)
+                sources.append("createdAt")
             else:
-                cands = [i for i in range(a, b) if lo <= updated[i] <= hi]
-            found = self._narrow(cands, f)
-            if f.sort == "updatedAt":
-                found.sort(key=ukey)  # stable: ties keep id order
-        else:
-            lo = _NEG if f.c_lo is None else f.c_lo
-            hi = _POS if f.c_hi is None else f.c_hi
-            window = perm[p:q]
-            if f.c_lo is None and f.c_hi is None:
-                cands = window
-            else:
-                cands = [i for i in window if lo <= created[i] <= hi]
-            found = self._narrow(cands, f)
-            if f.sort == "createdAt":
-                found.sort()
-        return array("q", found)
-
-    def _narrow(self, cands: Iterable[int], f: Filter) -> list[int]:
-        ch, co = self.channel, self.company
-        chans, comp = f.channels, f.company
-        if chans is not None and len(chans) == 1:
-            (one,) = tuple(chans)
-            if comp is None:
-                return [i for i in cands if ch[i] == one]
-            return [i for i in cands if ch[i] == one and co[i] == comp]
-        if chans is not None:
-            if comp is None:
-                return [i for i in cands if ch[i] in chans]
-            return [i for i in cands if ch[i] in chans and co[i] == comp]
-        if comp is None:
-            return list(cands)
-        return [i for i in cands if co[i] == comp]
+                window = bu[ua:ub]
+                part = [i for i in window if a <= i < b] if c_bounded else list(window)
+                sources.append("updatedAt")
+            parts.append(part)
+        if len(parts) == 1 and sources[0] == f.sort:
+            return array("q", parts[0])
+        merged = [i for part in parts for i in part]
+        merged.sort()
+        if f.sort == "updatedAt":
+            merged.sort(key=ukey)  # stable: ties keep id order
+        return array("q", merged)
 
     def page(self, f: Filter, offset: int, limit: int, descending: bool) -> tuple[int, list[int]]:
         """(totalCount, positions of one page) for ``f``; ties always by id ascending."""
-        ids = self.result(f)
-        n = len(ids)
-        if offset >= n or limit <= 0:
-            return n, []
-        if not descending:
-            return n, ids[offset : offset + limit].tolist()
         key = self.created.__getitem__ if f.sort == "createdAt" else self.updated.__getitem__
-        out: list[int] = []
-        d = offset
-        while len(out) < limit and d < n:
-            pos = n - 1 - d  # lies in the same tie group as descending position d
-            k = key(ids[pos])
-            lo_same = pos > 0 and key(ids[pos - 1]) == k
-            hi_same = pos + 1 < n and key(ids[pos + 1]) == k
-            g_lo = bisect_left(ids, k, 0, pos, key=key) if lo_same else pos
-            g_hi = bisect_right(ids, k, pos + 1, n, key=key) if hi_same else pos + 1
-            j = g_lo + d - (n - g_hi)
-            take = min(limit - len(out), g_hi - j)
-            out.extend(ids[j : j + take])
-            d += take
-        return n, out
+        views = self._views(f)
+        if views is None:
+            ids = self.result(f)
+            views = [(ids, 0, len(ids))]
+        total = sum(hi - lo for _, lo, hi in views)
+        if offset >= total or limit <= 0:
+            return total, []
+        if len(views) == 1:
+            arr, lo, hi = views[0]
+            return total, _slice(arr, lo, hi, offset, limit, descending, key)
+        if offset + limit <= STREAM_LIMIT:
+            stream = _desc_stream(views, key) if descending else _asc_stream(views, key)
+            return total, list(islice(stream, offset, offset + limit))
+        ids = self.result(f)
+        return total, _slice(ids, 0, len(ids), offset, limit, descending, key)
+
+
+def _slice(
+    arr: array[int],
+    lo: int,
+    hi: int,
+    offset: int,
+    limit: int,
+    descending: bool,
+    key: Callable[[int], int],
+) -> list[int]:
+    """One page of ``arr[lo:hi]`` (sorted by (key, id)); descending keeps ties id-ascending."""
+    if not descending:
+        return arr[lo + offset : min(hi, lo + offset + limit)].tolist()
+    out: list[int] = []
+    d = offset
+    n = hi - lo
+    while len(out) < limit and d < n:
+        pos = hi - 1 - d  # lies in the same tie group as descending position d
+        k = key(arr[pos])
+        lo_same = pos > lo and key(arr[pos - 1]) == k
+        hi_same = pos + 1 < hi and key(arr[pos + 1]) == k
+        g_lo = bisect_left(arr, k, lo, pos, key=key) if lo_same else pos
+        g_hi = bisect_right(arr, k, pos + 1, hi, key=key) if hi_same else pos + 1
+        j = g_lo + d - (hi - g_hi)
+        take = min(limit - len(out), g_hi - j)
+        out.extend(arr[j : j + take])
+        d += take
+    return out
+
+
+def _iter_view(view: View) -> Iterator[int]:
+    arr, lo, hi = view
+    for k in range(lo, hi):
+        yield arr[k]
+
+
+def _asc_stream(views: list[View], key: Callable[[int], int]) -> Iterator[int]:
+    return heapq.merge(*(_iter_view(v) for v in views), key=lambda j: (key(j), j))
+
+
+def _groups_desc(view: View, key: Callable[[int], int]) -> Iterator[tuple[int, list[int]]]:
+    arr, lo, hi = view
+    pos = hi
+    while pos > lo:
+        k = key(arr[pos - 1])
+        if pos - 2 < lo or key(arr[pos - 2]) != k:
+            start = pos - 1
+        else:
+            start = bisect_left(arr, k, lo, pos - 1, key=key)
+        yield k, arr[start:pos].tolist()
+        pos = start
+
+
+def _desc_stream(views: list[View], key: Callable[[int], int]) -> Iterator[int]:
+    gens = [_groups_desc(v, key) for v in views]
+    heads = [next(g, None) for g in gens]
+    while True:
+        live = [h[0] for h in heads if h is not None]
+        if not live:
+            return
+        best = max(live)
+        items: list[int] = []
+        for n, h in enumerate(heads):
+            if h is not None and h[0] == best:
+                items.extend(h[1])
+                heads[n] = next(gens[n], None)
+        items.sort()
+        yield from items

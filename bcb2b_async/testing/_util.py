@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 _M64 = (1 << 64) - 1
 
@@ -99,6 +99,6 @@ def fmt_seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """True for JSON integers (bool excluded)."""
     return isinstance(value, int) and not isinstance(value, bool)
