@@ -73,26 +73,30 @@ class _Buckets(Generic[K]):
         upd = self.updated
         return lambda j: (upd[j], j)
 
-    def add(self, key: K, i: int) -> None:
-        """Insert position ``i`` (its current updatedAt) under ``key``."""
-        bc = self.by_created.setdefault(key, array("q"))
-        if not bc or bc[-1] < i:
-            bc.append(i)
-        else:
-            bc.insert(bisect_left(bc, i), i)
-        bu = self.by_updated.setdefault(key, array("q"))
-        bu.insert(bisect_left(bu, (self.updated[i], i), key=self._ukey()), i)
+    def add(self, key: K, i: int, *, created: bool = True, updated: bool = True) -> None:
+        """Insert position ``i`` (at its current updatedAt) under ``key``."""
+        if created:
+            bc = self.by_created.setdefault(key, array("q"))
+            if not bc or bc[-1] < i:
+                bc.append(i)
+            else:
+                bc.insert(bisect_left(bc, i), i)
+        if updated:
+            bu = self.by_updated.setdefault(key, array("q"))
+            bu.insert(bisect_left(bu, (self.updated[i], i), key=self._ukey()), i)
 
-    def remove(self, key: K, i: int) -> None:
-        """Remove position ``i`` (located with its current updatedAt) from ``key``."""
-        bc = self.by_created[key]
-        pos = bisect_left(bc, i)
-        if pos < len(bc) and bc[pos] == i:
-            del bc[pos]
-        bu = self.by_updated[key]
-        pos = bisect_left(bu, (self.updated[i], i), key=self._ukey())
-        if pos < len(bu) and bu[pos] == i:
-            del bu[pos]
+    def remove(self, key: K, i: int, *, created: bool = True, updated: bool = True) -> None:
+        """Remove position ``i`` (located at its current updatedAt) from ``key``."""
+        if created:
+            bc = self.by_created[key]
+            pos = bisect_left(bc, i)
+            if pos < len(bc) and bc[pos] == i:
+                del bc[pos]
+        if updated:
+            bu = self.by_updated[key]
+            pos = bisect_left(bu, (self.updated[i], i), key=self._ukey())
+            if pos < len(bu) and bu[pos] == i:
+                del bu[pos]
 
 
 class OrderIndex:
@@ -218,19 +222,26 @@ class OrderIndex:
                     del ids[pos]
             if now:
                 touched.append((f, ids))
-        self.by_channel.remove(old[2], i)
-        self.by_channel_company.remove((old[2], old[3]), i)
-        if new[1] != old[1]:
+        moved_u = new[1] != old[1]
+        moved_ch = new[2] != old[2]
+        moved_pair = moved_ch or new[3] != old[3]
+        if moved_ch or moved_u:
+            self.by_channel.remove(old[2], i, created=moved_ch)
+        if moved_pair or moved_u:
+            self.by_channel_company.remove((old[2], old[3]), i, created=moved_pair)
+        if moved_u:
             pos = self._locate(self.perm, i, "updatedAt")
             if pos < len(self.perm) and self.perm[pos] == i:
                 del self.perm[pos]
         self.updated[i] = new[1]
         self.channel[i] = new[2]
         self.company[i] = new[3]
-        if new[1] != old[1]:
+        if moved_u:
             self.perm.insert(self._locate(self.perm, i, "updatedAt"), i)
-        self.by_channel.add(new[2], i)
-        self.by_channel_company.add((new[2], new[3]), i)
+        if moved_ch or moved_u:
+            self.by_channel.add(new[2], i, created=moved_ch)
+        if moved_pair or moved_u:
+            self.by_channel_company.add((new[2], new[3]), i, created=moved_pair)
         for f, ids in touched:
             ids.insert(self._locate(ids, i, f.sort), i)
 

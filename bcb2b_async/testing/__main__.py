@@ -1,0 +1,99 @@
+"""``python -m bcb2b_async.testing``: serve a sandbox store until SIGTERM/SIGINT.
+
+Prints one line ``SANDBOX http://127.0.0.1:PORT`` to stdout once it is listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from ._ratelimit import RateWindow
+from ._store import SandboxStore
+
+
+def _rate(text: str) -> RateWindow | None:
+    try:
+        return RateWindow.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface of the sandbox runner."""
+    p = argparse.ArgumentParser(
+        prog="python -m bcb2b_async.testing",
+        description="Serve a seeded BigCommerce sandbox store (B2B Edition + V2 orders).",
+    )
+    p.add_argument("--orders", type=int, default=1000, help="number of seeded orders")
+    p.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    p.add_argument("--seed", type=int, default=1, help="data seed")
+    p.add_argument("--store-hash", default="sandbox")
+    p.add_argument("--access-token", default="sandbox-token")
+    p.add_argument(
+        "--b2b-rate",
+        type=_rate,
+        default=RateWindow(150, 60.0),
+        help="B2B quota as REQUESTS/SECONDS, or 'none' (default 150/60)",
+    )
+    p.add_argument(
+        "--v2-rate",
+        type=_rate,
+        default=RateWindow(150, 30.0),
+        help="V2 quota as REQUESTS/SECONDS, or 'none' (default 150/30)",
+    )
+    p.add_argument(
+        "--exclusive-bounds",
+        action="store_true",
+        help="min*/max* list filters exclude the bound itself",
+    )
+    p.add_argument("--companies", type=int, default=20)
+    p.add_argument("--old-fraction", type=float, default=0.2)
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    p.add_argument(
+        "--required-extra-fields",
+        action="store_true",
+        help="make the 'Fintech ID' order extra field required",
+    )
+    return p
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Start the store, announce its URL and wait for SIGTERM/SIGINT."""
+    store = SandboxStore(
+        args.orders,
+        seed=args.seed,
+        store_hash=args.store_hash,
+        access_token=args.access_token,
+        b2b_rate=args.b2b_rate,
+        v2_rate=args.v2_rate,
+        bounds_inclusive=not args.exclusive_bounds,
+        companies=args.companies,
+        old_fraction=args.old_fraction,
+        latency=args.latency,
+        port=args.port,
+        host=args.host,
+        required_extra_fields=args.required_extra_fields,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with store:
+        sys.stdout.write(f"SANDBOX {store.base_url}\n")
+        sys.stdout.flush()
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
