@@ -48,13 +48,14 @@ from ._validate import (
     unix_seconds,
 )
 from .errors import BigCommerceError, InvalidArgumentError
-from .models.b2b_orders import Order, OrderProduct
+from .models.b2b_orders import Order, OrderProduct, OrderProductOption
 from .models.v2_orders import V2OrderProduct
 
 __all__ = [
     "BoundSemantics",
     "ExportedOrder",
     "SyncState",
+    "b2b_product_from_v2",
     "export_orders",
     "probe_bounds",
     "sync_orders",
@@ -83,12 +84,13 @@ class BoundSemantics:
 class ExportedOrder(msgspec.Struct, kw_only=True):
     """One exported order: the B2B order, plus its products when asked for.
 
-    ``products`` are the B2B order products (or, when enrichment used the V2 quota for this
-    order, the V2 order products); ``None`` without ``with_products``.
+    ``products`` are B2B order products (``None`` without ``with_products``). Orders
+    enriched through the V2 quota have their V2 order products mapped onto the same B2B
+    shape (see :func:`b2b_product_from_v2`), so every row looks alike.
     """
 
     order: Order
-    products: list[OrderProduct] | list[V2OrderProduct] | None = None
+    products: list[OrderProduct] | None = None
 
     @property
     def bc_order_id(self) -> int:
@@ -101,6 +103,47 @@ class ExportedOrder(msgspec.Struct, kw_only=True):
         if self.products is not None:
             doc["products"] = msgspec.to_builtins(self.products)
         return doc
+
+
+def b2b_product_from_v2(product: V2OrderProduct, order: Order) -> OrderProduct:
+    """The B2B ``orderProducts`` view of a V2 order product.
+
+    ``id`` ← ``id`` (the order product id), ``productId`` ← ``product_id``,
+    ``productName`` ← ``name``, ``variantSku`` ← ``sku``, ``variantId`` ← ``variant_id``,
+    ``productBrandName`` ← ``brand``, ``quantity``, ``options`` ← ``product_options``;
+    ``createdAt``/``updatedAt`` are, per the B2B spec, the order's own timestamps.
+    """
+    options = [
+        OrderProductOption(
+            id=o.id,
+            option_id=o.option_id,
+            product_option_id=o.product_option_id,
+            order_product_id=o.order_product_id,
+            display_name=o.display_name,
+            display_name_customer=o.display_name_customer,
+            display_name_merchant=o.display_name_merchant,
+            display_value=o.display_value,
+            display_value_customer=o.display_value_customer,
+            display_value_merchant=o.display_value_merchant,
+            value=int(o.value) if isinstance(o.value, str) and o.value.isdigit() else o.value,
+            type=o.type,
+            name=o.name,
+            display_style=o.display_style,
+        )
+        for o in product.product_options
+    ]
+    return OrderProduct(
+        id=product.id,
+        product_id=product.product_id,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        product_name=product.name,
+        variant_sku_raw=product.sku,
+        variant_id=product.variant_id,
+        product_brand_name=product.brand,
+        quantity=product.quantity,
+        options_raw=options,
+    )
 
 
 def _ts(order: Order, field_name: TimeField) -> int:
@@ -372,13 +415,15 @@ async def _enrich(
         v2_cost = (pending["v2"] + 1) / v2_speed
         return "b2b" if b2b_cost <= v2_cost else "v2"
 
-    async def fetch(oid: int) -> list[OrderProduct] | list[V2OrderProduct]:
+    async def fetch(oid: int) -> list[OrderProduct]:
         api = pick()
         pending[api] += 1
         try:
             if api == "b2b":
                 return await client.orders.products(oid, priority=priority)
-            return await client.v2.orders.products(oid, priority=priority)
+            order = by_id[oid]
+            return [b2b_product_from_v2(p, order)
+                    for p in await client.v2.orders.products(oid, priority=priority)]
         finally:
             pending[api] -= 1
 

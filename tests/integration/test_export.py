@@ -161,3 +161,17 @@ async def test_sync_resumes_after_interruption(make_client: ClientFactory, tmp_p
         assert combined == set(store.order_ids(channel_ids=ALL_CHANNELS))
         # Re-delivered orders are only those after the last checkpoint (at most a page).
         assert len(got) + len(rest) - len(combined) <= 200
+
+
+async def test_products_look_alike_whichever_quota_served_them(
+    make_client: ClientFactory,
+) -> None:
+    async with SandboxStore(orders=120, b2b_rate=None, v2_rate=None) as store:
+        client = make_client(store)
+        by_b2b = {e.bc_order_id: e for e in [x async for x in export_orders(
+            client, channel_ids=ALL_CHANNELS, with_products=True, products_source="b2b")]}
+        by_v2 = {e.bc_order_id: e for e in [x async for x in export_orders(
+            client, channel_ids=ALL_CHANNELS, with_products=True, products_source="v2")]}
+        assert by_b2b.keys() == by_v2.keys()
+        for oid, item in by_b2b.items():
+            assert item.to_json_dict()["products"] == by_v2[oid].to_json_dict()["products"]
