@@ -359,11 +359,14 @@ class B2BClient:
                 body=call.body,
                 display_url=call.display_url,
             )
-        except BigCommerceError as err:
+        except BaseException as err:
+            # Every permit is handed back exactly once, also on cancellation: the limiter
+            # keeps the slot occupied until it hears the request is over.
             if limiter is not None and permit is not None:
                 limiter.observe(permit, None, None)
-            log.debug("%s %s: %s", call.method, call.display_url, err)
-            err._call = call  # type: ignore[attr-defined]
+            if isinstance(err, BigCommerceError):
+                log.debug("%s %s: %s", call.method, call.display_url, err)
+                err._call = call  # type: ignore[attr-defined]
             raise
         elapsed = time.monotonic() - started
         if limiter is not None and permit is not None:

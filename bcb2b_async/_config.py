@@ -29,9 +29,10 @@ class RateLimit:
     BigCommerce quotas: B2B Edition ``RateLimit(150, 60.0)``; V2 ``RateLimit(150, 30.0)``
     (Standard, Plus) or ``RateLimit(450, 30.0)`` (Pro). ``reserve`` is the fraction of each
     window that bulk traffic leaves free for interactive requests (0 = none).
-    ``margin`` (seconds) widens the window the client enforces, to absorb network jitter
-    between the moment a request leaves and the moment the server counts it; ``None``
-    picks ``max(0.02 s, 1 % of the window)``.
+    ``margin`` (seconds) widens the window the client enforces, for servers whose window
+    edges are coarse; ``None`` picks ``max(0.01 s, 0.1 % of the window)``. (Network and
+    event-loop delays need no margin: a request holds its slot from its grant until a
+    window after its response, see ``SlidingWindow``.)
     """
 
     requests: int
@@ -58,7 +59,7 @@ class RateLimit:
         """The safety margin in seconds actually applied to each window."""
         if self.margin is not None:
             return float(self.margin)
-        return max(0.02, 0.01 * self.seconds)
+        return max(0.01, 0.001 * self.seconds)
 
     @property
     def reserved_requests(self) -> int:

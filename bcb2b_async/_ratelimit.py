@@ -160,46 +160,73 @@ def parse_rate_headers(headers: Mapping[str, str]) -> RateHeaders:
 
 
 class SlidingWindow:
-    """Admit at most ``quota`` events in any interval of ``window`` seconds.
+    """Admit at most ``quota`` requests in any interval of ``window`` seconds, as the server
+    sees them, whatever the delays between our clock and the server's.
 
-    Pure bookkeeping over a clock reading the caller passes in: :meth:`delay` says how long
-    until one more event may happen, :meth:`record` notes that it happened.
+    The server counts a request when it arrives, somewhere between the moment we granted
+    it and the moment its response came back. So a request occupies a slot from its grant
+    (:meth:`start`) until ``window`` seconds after its completion (:meth:`finish`). A new
+    one is granted only while fewer than ``quota`` slots are occupied; then for any two
+    requests ``quota`` apart, the later one's arrival is at least ``window`` after the
+    earlier one's, and no window of that length holds more than the quota, even when the
+    event loop stalls between a grant and the actual send. The cost is one round trip per
+    window per slot: a fraction of a percent at BigCommerce's 30-60 s windows.
+
+    Pure bookkeeping over clock readings the caller passes in.
     """
 
-    __slots__ = ("_times", "quota", "window")
+    __slots__ = ("_done", "in_flight", "quota", "window")
 
     def __init__(self, quota: int, window: float) -> None:
         self.quota = quota
         self.window = window
-        self._times: deque[float] = deque()
+        self.in_flight = 0
+        self._done: deque[float] = deque()
 
     def _trim(self, now: float) -> None:
-        times = self._times
-        while times and times[0] <= now - self.window:
-            times.popleft()
+        done = self._done
+        while done and done[0] <= now - self.window:
+            done.popleft()
 
     def used(self, now: float) -> int:
-        """How many events happened in the window ending at ``now``."""
+        """Occupied slots at ``now``: requests in flight plus those finished within a window."""
         self._trim(now)
-        return len(self._times)
+        return self.in_flight + len(self._done)
 
     def delay(self, now: float, *, cap: int | None = None) -> float:
-        """Seconds until one more event fits, counting at most ``cap`` (default: quota)."""
+        """Seconds until one more request fits under ``cap`` (default: the quota).
+
+        ``math.inf`` when only the completion of a request in flight can free a slot.
+        """
         limit = self.quota if cap is None else cap
         self._trim(now)
-        times = self._times
-        if len(times) < limit:
+        used = self.in_flight + len(self._done)
+        if used < limit:
             return 0.0
-        # The event that must leave the window before one more fits.
-        oldest = times[len(times) - limit]
-        return max(0.0, oldest + self.window - now) + 1e-6
+        need = used - limit + 1  # finished requests that must leave the window first
+        if need > len(self._done):
+            return math.inf
+        return max(0.0, self._done[need - 1] + self.window - now) + 1e-6
+
+    def start(self) -> None:
+        """A request was granted."""
+        self.in_flight += 1
+
+    def finish(self, now: float) -> None:
+        """A granted request completed (response, error or cancellation) at ``now``."""
+        if self.in_flight > 0:
+            self.in_flight -= 1
+        done = self._done
+        if done and now < done[-1]:
+            now = done[-1]  # readings must not go backwards
+        done.append(now)
+        while len(done) > self.quota:
+            done.popleft()
 
     def record(self, now: float) -> None:
-        """Note an event at ``now`` (readings must not go backwards)."""
-        self._times.append(now)
-        # Never keep more than the quota: older events no longer decide anything.
-        while len(self._times) > self.quota:
-            self._times.popleft()
+        """A request granted and completed at ``now`` (for callers without round trips)."""
+        self.start()
+        self.finish(now)
 
 
 @dataclass(slots=True)
@@ -223,7 +250,9 @@ class LimiterBackend(Protocol):
     def observe(
         self, permit: Permit, headers: Mapping[str, str] | None, status: int | None
     ) -> None:
-        """Feed back the response's rate headers (``None`` when no response arrived)."""
+        """The permit's request completed: feed back the response's rate headers (``None``
+        when no response arrived). Must be called exactly once per permit, also on errors
+        and cancellation."""
         ...
 
 
@@ -326,6 +355,8 @@ class Limiter:
                 q[0].event.set()
 
     async def _wait(self, waiter: _Waiter, delay: float | None) -> None:
+        if delay is not None and math.isinf(delay):
+            delay = None  # woken by a completion
         if delay is not None and self._sleep is not None:
             # Test clocks: sleep through the injected sleeper, no event race needed.
             await self._sleep(delay)
@@ -358,7 +389,9 @@ class Limiter:
                     delay = self._delay(priority, now)
                     if delay <= 0:
                         break
-                    if deadline is not None and now + delay > deadline:
+                    if deadline is not None and now + delay > deadline and not (
+                        math.isinf(delay) and now < deadline
+                    ):
                         raise DeadlineExceededError(
                             f"{self.name or 'limiter'}: no send slot before the deadline "
                             f"(next slot in {delay:.2f} s, deadline in "
@@ -372,6 +405,8 @@ class Limiter:
                                 f"{self.name or 'limiter'}: deadline passed while queued"
                             )
                         delay = deadline - now
+                if delay is not None and math.isinf(delay) and deadline is not None:
+                    delay = max(0.0, deadline - now)
                 await self._wait(waiter, delay)
         finally:
             with contextlib.suppress(ValueError):
@@ -380,7 +415,7 @@ class Limiter:
         now = self._clock()
         if self._bucket is not None:
             await self._bucket.acquire()  # has capacity: returns at once
-        self._window.record(now)
+        self._window.start()
         if self._srv_remaining is not None:
             self._srv_remaining -= 1
         self._seq += 1
@@ -389,12 +424,17 @@ class Limiter:
     def observe(
         self, permit: Permit, headers: Mapping[str, str] | None, status: int | None = None
     ) -> None:
-        """Correct the local state from a response's rate headers.
+        """The permit's request completed; correct the local state from its rate headers.
+
+        Call it exactly once per permit, with ``headers=None`` when no response arrived
+        (error, cancellation): the slot stays occupied until then.
 
         The response to request ``k`` reflects every request the server counted before it;
         requests we granted after ``k`` may not be counted yet, so they are subtracted from
         the server's figure. Older observations never overwrite newer ones within a window.
         """
+        self._window.finish(self._clock())
+        self._wake_heads()
         if headers is None:
             return
         info = parse_rate_headers(headers)

@@ -32,6 +32,13 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
+async def take(lim: Limiter, priority: str = "bulk", **kw: object) -> Permit:
+    """Acquire a slot for an instantaneous request (granted and completed at once)."""
+    permit = await lim.acquire(priority, **kw)  # type: ignore[arg-type]
+    lim.observe(permit, None, None)
+    return permit
+
+
 def max_in_any_window(times: list[float], window: float) -> int:
     times = sorted(times)
     best = 0
@@ -146,7 +153,7 @@ def test_aiolimiter_alone_overshoots_but_limiter_does_not() -> None:
         times2: list[float] = []
         start = loop.time()
         while loop.time() - start < 0.5:
-            await lim.acquire()
+            await take(lim)
             times2.append(loop.time())
         return bare, max_in_any_window(times2, 0.5)
 
@@ -160,7 +167,7 @@ async def test_limiter_window_guarantee_with_fake_clock() -> None:
     lim = Limiter(RateLimit(10, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
     times = []
     for _ in range(95):
-        await lim.acquire()
+        await take(lim)
         times.append(clock.now)
     assert max_in_any_window(times, 1.0) <= 10
     # At the ceiling: 95 requests need 9 further windows after the first burst.
@@ -174,7 +181,7 @@ async def test_concurrent_acquirers_share_the_window() -> None:
 
     async def worker() -> None:
         for _ in range(10):
-            await lim.acquire()
+            await take(lim)
             times.append(clock.now)
 
     await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(4))), 5)
@@ -198,10 +205,10 @@ async def test_server_remaining_slows_us_down() -> None:
     # Another integration spent most of the window: only 2 left, reset in 0.8 s.
     lim.observe(p, _b2b(2, 0.8), 200)
     assert lim.server_remaining == 2
-    await lim.acquire()
-    await lim.acquire()
+    await take(lim)
+    await take(lim)
     start = clock.now
-    await lim.acquire()  # must wait for the reset
+    await take(lim)  # must wait for the reset
     assert clock.now - start >= 0.8
 
 
@@ -231,7 +238,7 @@ async def test_429_zeroes_the_budget_until_reset() -> None:
     p = await lim.acquire()
     lim.observe(p, _b2b(0, 0.6), 429)
     start = clock.now
-    await lim.acquire()
+    await take(lim)
     assert clock.now - start >= 0.6
 
 
@@ -243,24 +250,24 @@ async def test_missing_or_garbage_headers_fall_back_to_configured_rate() -> None
         lim.observe(p, headers, 200)
     assert lim.server_remaining is None
     start = clock.now
-    await lim.acquire()
+    await take(lim)
     assert clock.now - start == pytest.approx(1.0, abs=0.01)
 
 
 # -- priorities, reserve, deadlines ----------------------------------------------------
 async def test_interactive_served_before_waiting_bulk() -> None:
     lim = Limiter(RateLimit(2, 0.3, margin=0.0))
-    await lim.acquire("bulk")
-    await lim.acquire("bulk")
+    await take(lim, "bulk")
+    await take(lim, "bulk")
     order: list[str] = []
 
-    async def take(name: str, prio: str) -> None:
-        await lim.acquire(prio)  # type: ignore[arg-type]
+    async def grab(name: str, prio: str) -> None:
+        await take(lim, prio)
         order.append(name)
 
-    bulk = [asyncio.create_task(take(f"b{i}", "bulk")) for i in range(3)]
+    bulk = [asyncio.create_task(grab(f"b{i}", "bulk")) for i in range(3)]
     await asyncio.sleep(0.01)
-    urgent = asyncio.create_task(take("urgent", "interactive"))
+    urgent = asyncio.create_task(grab("urgent", "interactive"))
     await asyncio.wait_for(asyncio.gather(*bulk, urgent), 3)
     assert order[0] == "urgent"
 
@@ -269,13 +276,13 @@ async def test_bulk_leaves_the_reserve() -> None:
     clock = FakeClock()
     lim = Limiter(RateLimit(10, 1.0, reserve=0.2, margin=0.0), clock=clock, sleep=clock.sleep)
     for _ in range(8):
-        await lim.acquire("bulk")
+        await take(lim, "bulk")
     assert clock.now == 1000.0
     # Two slots are left, for interactive requests only.
-    await lim.acquire("interactive")
-    await lim.acquire("interactive")
+    await take(lim, "interactive")
+    await take(lim, "interactive")
     assert clock.now == 1000.0
-    await lim.acquire("bulk")
+    await take(lim, "bulk")
     assert clock.now > 1000.0
 
 
@@ -283,24 +290,24 @@ async def test_no_starvation_of_bulk_without_interactive() -> None:
     clock = FakeClock()
     lim = Limiter(RateLimit(10, 1.0, reserve=0.5, margin=0.0), clock=clock, sleep=clock.sleep)
     for _ in range(30):
-        await asyncio.wait_for(lim.acquire("bulk"), 1)
+        await asyncio.wait_for(take(lim, "bulk"), 1)
     assert clock.now - 1000.0 == pytest.approx(5.0, abs=0.01)
 
 
 async def test_deadline_during_limiter_wait() -> None:
     clock = FakeClock()
     lim = Limiter(RateLimit(1, 10.0, margin=0.0), clock=clock, sleep=clock.sleep)
-    await lim.acquire()
+    await take(lim)
     with pytest.raises(DeadlineExceededError):
-        await lim.acquire(deadline=clock.now + 2.0)
+        await take(lim, deadline=clock.now + 2.0)
     # Nothing was counted for the failed acquisition.
     assert lim.waiting() == 0
 
 
 async def test_cancelled_waiter_leaves_the_queue() -> None:
     lim = Limiter(RateLimit(1, 5.0, margin=0.0))
-    await lim.acquire()
-    task = asyncio.create_task(lim.acquire())
+    await take(lim)
+    task = asyncio.create_task(take(lim))
     await asyncio.sleep(0.01)
     assert lim.waiting() == 1
     task.cancel()
@@ -312,3 +319,44 @@ async def test_cancelled_waiter_leaves_the_queue() -> None:
 def test_permit_is_plain_data() -> None:
     p = Permit(seq=1, priority="bulk", granted_at=0.0, waited=0.0)
     assert p.seq == 1
+
+
+@given(
+    quota=st.integers(1, 8),
+    latencies=st.lists(st.floats(0.0, 2.0), min_size=1, max_size=60),
+    workers=st.integers(1, 6),
+)
+@settings(max_examples=100, deadline=None)
+def test_guarantee_holds_for_any_arrival_within_the_round_trip(
+    quota: int, latencies: list[float], workers: int
+) -> None:
+    """The server counts a request at some moment between its grant and its response.
+    Whatever those moments are, no window may hold more than the quota: for each request,
+    the requests that could arrive within one window before its earliest arrival are fewer
+    than the quota."""
+    window = 1.0
+
+    async def run() -> list[tuple[float, float]]:
+        clock = FakeClock()
+        lim = Limiter(RateLimit(quota, window, margin=0.0), clock=clock, sleep=clock.sleep)
+        spans: list[tuple[float, float]] = []
+        todo = iter(latencies)
+
+        async def worker() -> None:
+            for lat in todo:
+                permit = await lim.acquire()
+                granted = clock.now
+                await clock.sleep(lat)
+                lim.observe(permit, None, 200)
+                spans.append((granted, clock.now))
+
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(workers))), 10)
+        return spans
+
+    spans = asyncio.run(run())
+    assert len(spans) == len(latencies)
+    for g_i, _ in spans:
+        # Requests other than i whose possible arrival overlaps (g_i - window, g_i].
+        others = [1 for g_j, c_j in spans if (g_j, c_j) != (g_i, _) and g_j <= g_i
+                  and c_j > g_i - window]
+        assert len(others) <= quota - 1
