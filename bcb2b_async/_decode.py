@@ -45,6 +45,7 @@ def decode(
             url=url,
             status=status,
             body=body,
+            malformed=False,
         ) from err
     except (msgspec.DecodeError, RecursionError, ValueError) as err:
         raise DecodeError(

@@ -59,8 +59,9 @@ class RetryPolicy:
             return idempotent and error.status in RETRYABLE_STATUSES
         if isinstance(error, DecodeError):
             # A 2xx cut short or mangled on the way: the request itself succeeded, so
-            # only repeat it when repeating is harmless.
-            return idempotent
+            # only repeat it when repeating is harmless. Valid JSON of the wrong shape will
+            # not improve by asking again.
+            return idempotent and error.malformed
         return False
 
     def backoff_delay(self, attempt: int, rng: random.Random | None = None) -> float:

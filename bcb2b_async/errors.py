@@ -106,12 +106,22 @@ class DecodeError(BigCommerceError):
     """A successful (2xx) response whose body could not be decoded into the expected type."""
 
     def __init__(
-        self, message: str, *, method: str, url: str, status: int, body: bytes | str | None
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status: int,
+        body: bytes | str | None,
+        malformed: bool = True,
     ) -> None:
         self.method = method
         self.url = url
         self.status = status
         self.body = excerpt(body)
+        #: True when the body is not even valid JSON (cut short or mangled on the way), which
+        #: a retry may fix; False when valid JSON has the wrong shape, which it will not.
+        self.malformed = malformed
         super().__init__(f"{method} {url} -> {status}: {message}; body: {self.body!r}")
 
 
