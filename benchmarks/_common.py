@@ -1,0 +1,235 @@
+"""Shared pieces: server subprocesses, CPU readings, statistics, result rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PY = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STORE_HASH = "sandbox"
+TOKEN = "sandbox-token"
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (from /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds all processes have spent busy since boot (from /proc/stat)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+class ForeignLoad:
+    """How much CPU processes other than ours used while a step ran: other sessions'
+    test runs on the same machine make raw-speed rows noisy, so the report says so."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.busy0 = system_busy_seconds()
+        self.own = 0.0
+
+    def add_own(self, seconds: float) -> None:
+        """CPU seconds used by our own processes (this one, the servers) during the step."""
+        self.own += seconds
+
+    def share(self) -> float:
+        """Foreign CPU as a fraction of one core over the step's wall time."""
+        wall = max(1e-9, time.monotonic() - self.t0)
+        return max(0.0, system_busy_seconds() - self.busy0 - self.own) / wall
+
+
+class ServerProc:
+    """A server in its own process: started, awaited until it prints ``PREFIX url``, and
+    stopped with SIGTERM (SIGKILL after a grace period)."""
+
+    def __init__(self, argv: Sequence[str], prefix: str, *, ready_timeout: float = 120.0,
+                 env: dict[str, str] | None = None) -> None:
+        self.argv = [PY, *argv]
+        self.prefix = prefix
+        self.ready_timeout = ready_timeout
+        self.env = env
+        self.url = ""
+        self.proc: subprocess.Popen[str] | None = None
+        # The server's stderr, shown if it fails to start; closed in __exit__.
+        self._err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+
+    def __enter__(self) -> ServerProc:
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.PIPE, stderr=self._err, text=True, cwd=ROOT,
+            env=self.env,
+        )
+        line: list[str] = []
+
+        def read() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            line.append(self.proc.stdout.readline())
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(self.ready_timeout)
+        text = line[0].strip() if line else ""
+        if not text.startswith(self.prefix + " "):
+            self.stop()
+            self._err.seek(0)
+            raise RuntimeError(
+                f"server {' '.join(self.argv)} did not start (got {text!r}); stderr:\n"
+                f"{self._err.read()[-2000:]}"
+            )
+        self.url = text.split(" ", 1)[1]
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu(self) -> float:
+        """CPU seconds the server has used so far."""
+        return proc_cpu_seconds(self.pid)
+
+    def get_json(self, path: str, *, method: str = "GET", timeout: float = 30.0) -> Any:
+        """A small control request to the server (stats endpoints of the bench sandbox)."""
+        req = urllib.request.Request(self.url + path, method=method, data=b"" if method ==
+                                     "POST" else None)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read())
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._err.close()
+
+
+def sandbox(orders: int, *, b2b_rate: str = "off", v2_rate: str = "off") -> ServerProc:
+    """The library's sandbox store in its own process (with a stats endpoint added)."""
+    return ServerProc(
+        ["-m", "benchmarks._sandbox", "--orders", str(orders), "--port", "0",
+         "--b2b-rate", b2b_rate, "--v2-rate", v2_rate],
+        "SANDBOX",
+    )
+
+
+def page_server(orders: int) -> ServerProc:
+    """The pre-serialized page server in its own process."""
+    return ServerProc(["-m", "benchmarks._pageserver", "--orders", str(orders), "--port", "0"],
+                      "PAGES")
+
+
+@dataclass
+class Series:
+    """Per-round values of one measured side."""
+
+    unit: str
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    @property
+    def lo(self) -> float:
+        return min(self.values) if self.values else float("nan")
+
+    @property
+    def hi(self) -> float:
+        return max(self.values) if self.values else float("nan")
+
+    def fmt(self, digits: int = 0) -> str:
+        if not self.values:
+            return "-"
+        f = f"{{:,.{digits}f}}"
+        return (f"{f.format(self.median)} {self.unit} "
+                f"({f.format(self.lo)}–{f.format(self.hi)})")
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    key: str
+    what: str
+    library: Series
+    baseline: Series
+    baseline_name: str
+    ratio: float
+    ratio_rounds: list[float]
+    target: str
+    passed: bool | None
+    digits: int = 0
+    notes: list[str] = field(default_factory=list)
+    rounds: int = 0
+
+    @property
+    def status(self) -> str:
+        if self.passed is None:
+            return "info"
+        return "PASS" if self.passed else "MISS"
+
+    def ratio_text(self) -> str:
+        if not self.ratio_rounds or len(self.ratio_rounds) == 1:
+            return f"{self.ratio:.2f}"
+        return f"{self.ratio:.2f} ({min(self.ratio_rounds):.2f}–{max(self.ratio_rounds):.2f})"
+
+
+def ratios(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """Per-round ratios a/b of interleaved rounds (neighbours in time share the load)."""
+    return [x / y for x, y in zip(a, b, strict=True)]
+
+
+def interleave(n_rounds: int, sides: Sequence[str]) -> list[list[str]]:
+    """Round orders that rotate which side goes first (A B C, B C A, ...)."""
+    out = []
+    for r in range(n_rounds):
+        k = r % len(sides)
+        out.append([*sides[k:], *sides[:k]])
+    return out
+
+
+class Deadline:
+    """A bound on a whole benchmark step, checked between requests."""
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.end = time.monotonic() + seconds
+        self.what = what
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise TimeoutError(f"{self.what}: over its time budget")
+
