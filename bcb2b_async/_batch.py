@@ -173,7 +173,12 @@ async def stream_batch(
         except BaseExceptionGroup as group_err:
             raise group_err.exceptions[0] from None
         finally:
-            await queue.put(None)
+            # Wake the consumer with the end marker, unless it is gone: it cancelled us on
+            # close, nobody reads the queue any more, and waiting for room in a full queue
+            # would hang its close forever.
+            task = asyncio.current_task()
+            if task is None or not task.cancelling():
+                await queue.put(None)
 
     runner = asyncio.ensure_future(run_all())
     try:

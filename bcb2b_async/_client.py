@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import random
@@ -26,6 +27,7 @@ from ._config import (
     RateLimit,
     validate_base_url,
 )
+from ._decode import decode
 from ._ratelimit import Limiter, LimiterBackend, Permit, parse_rate_headers
 from ._retry import RetryPolicy
 from ._stats import ClientStats, Event, Hooks
@@ -36,6 +38,7 @@ from ._version import __version__
 from .errors import (
     BigCommerceError,
     DeadlineExceededError,
+    DecodeError,
     InvalidArgumentError,
     error_for_status,
 )
@@ -74,7 +77,6 @@ class _Call:
     api: API
     method: str
     url: str
-    display_url: str
     params: Sequence[tuple[str, str]] | None
     body: bytes | None
     decoder: msgspec.json.Decoder[Any] | None
@@ -85,6 +87,14 @@ class _Call:
     next_delay: float = 0.0
     deadline_hit: bool = False
     started: float = field(default_factory=time.monotonic)
+    _display: str | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its query, for messages (built only when needed; no secrets)."""
+        if self._display is None:
+            self._display = f"{self.url}?{urlencode(self.params)}" if self.params else self.url
+        return self._display
 
 
 def resolve_deadline(deadline: Deadline) -> float | None:
@@ -297,13 +307,11 @@ class B2BClient:
         returns ``None``.
         """
         url = self._url(api, path)
-        display = f"{url}?{urlencode(params)}" if params else url
         body = msgspec.json.encode(json) if json is not None else None
         call = _Call(
             api=api,
             method=method,
             url=url,
-            display_url=display,
             params=params,
             body=body,
             decoder=decoder,
@@ -312,14 +320,23 @@ class B2BClient:
             allow_empty=allow_empty,
         )
         try:
+            # The first attempt runs directly; the backoff loop (built from the retry
+            # policy) takes over only after a failure the policy will retry.
+            try:
+                return await self._attempt(call)
+            except BigCommerceError as err:
+                if self._giveup(err):
+                    raise
+                self._on_backoff({"exception": err})
+                await asyncio.sleep(call.next_delay)
             return await self._send_with_retries(call)
         except BigCommerceError as err:
             err.attempts = call.attempt
             self.stats.for_api(api).errors += 1
             if call.deadline_hit and not isinstance(err, DeadlineExceededError):
                 raise DeadlineExceededError(
-                    f"{method} {display}: deadline reached after {call.attempt} attempt(s); "
-                    f"last error: {err}"
+                    f"{method} {call.display_url}: deadline reached after {call.attempt} "
+                    f"attempt(s); last error: {err}"
                 ) from err
             raise
 
@@ -345,7 +362,9 @@ class B2BClient:
         stats.requests += 1
         if call.attempt > 1:
             stats.retries += 1
-        self._emit("on_request", Event(call.api, call.method, call.display_url, call.attempt))
+        if self._hooks.on_request is not None:
+            self._emit("on_request", Event(call.api, call.method, call.display_url,
+                                           call.attempt))
         headers = self._headers[call.api]
         if call.body is not None:
             headers = {**headers, "Content-Type": "application/json"}
@@ -357,7 +376,7 @@ class B2BClient:
                 params=call.params,
                 headers=headers,
                 body=call.body,
-                display_url=call.display_url,
+                display_url=call,
             )
         except BaseException as err:
             # Every permit is handed back exactly once, also on cancellation: the limiter
@@ -365,20 +384,24 @@ class B2BClient:
             if limiter is not None and permit is not None:
                 limiter.observe(permit, None, None)
             if isinstance(err, BigCommerceError):
-                log.debug("%s %s: %s", call.method, call.display_url, err)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s: %s", call.method, call.display_url, err)
                 err._call = call  # type: ignore[attr-defined]
             raise
         elapsed = time.monotonic() - started
         if limiter is not None and permit is not None:
             limiter.observe(permit, raw.headers, raw.status)
-        log.debug(
-            "%s %s -> %d (%.3f s, attempt %d)",
-            call.method, call.display_url, raw.status, elapsed, call.attempt,
-        )
-        self._emit(
-            "on_response",
-            Event(call.api, call.method, call.display_url, call.attempt, raw.status, elapsed),
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %d (%.3f s, attempt %d)",
+                call.method, call.display_url, raw.status, elapsed, call.attempt,
+            )
+        if self._hooks.on_response is not None:
+            self._emit(
+                "on_response",
+                Event(call.api, call.method, call.display_url, call.attempt, raw.status,
+                      elapsed),
+            )
         try:
             return self._handle(call, raw)
         except BigCommerceError as err:
@@ -411,14 +434,10 @@ class B2BClient:
         if status == 204 or not raw.body.strip():
             if call.allow_empty:
                 return None
-            from .errors import DecodeError
-
             raise DecodeError(
                 "empty response body", method=call.method, url=call.display_url, status=status,
                 body=raw.body,
             )
-        from ._decode import decode
-
         return decode(call.decoder, raw.body, method=call.method, url=call.display_url,
                       status=status)
 

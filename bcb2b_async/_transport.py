@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -89,13 +90,27 @@ class Transport:
         params: Sequence[tuple[str, str]] | None,
         headers: Mapping[str, str],
         body: bytes | None,
-        display_url: str,
+        display_url: str | _HasDisplayURL,
     ) -> RawResponse:
         """Send one request and read the whole response.
 
-        ``display_url`` is what errors show (the same URL; kept separate so that nothing
-        secret can leak through it).
+        ``display_url`` is what errors show (the URL with its query, never a secret), or an
+        object whose ``display_url`` builds it, so that it is only built for an error.
         """
+        try:
+            return await self._send(method, url, params, headers, body)
+        except _Failure as failure:
+            shown = display_url if isinstance(display_url, str) else display_url.display_url
+            raise failure.error(method, shown) from failure.__cause__
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: Sequence[tuple[str, str]] | None,
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> RawResponse:
         session = self.session
         try:
             async with session.request(
@@ -109,10 +124,8 @@ class Transport:
             ) as resp:
                 length = resp.content_length
                 if length is not None and length > self._max_body:
-                    raise BodyTooLargeError(
-                        f"{method} {display_url} -> {resp.status}: body of {length} bytes "
-                        f"exceeds the {self._max_body}-byte cap"
-                    )
+                    raise _Failure("too_large", status=resp.status, size=length,
+                                   cap=self._max_body)
                 if length is not None:
                     data = await resp.read()
                 else:
@@ -121,42 +134,69 @@ class Transport:
                     async for chunk in resp.content.iter_any():
                         size += len(chunk)
                         if size > self._max_body:
-                            raise BodyTooLargeError(
-                                f"{method} {display_url} -> {resp.status}: body exceeds the "
-                                f"{self._max_body}-byte cap"
-                            )
+                            raise _Failure("too_large", status=resp.status, size=None,
+                                           cap=self._max_body)
                         chunks.append(chunk)
                     data = b"".join(chunks)
                 return RawResponse(resp.status, resp.headers, data)
-        except BigCommerceError:
+        except _Failure:
             raise
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
-            raise APITimeoutError(
-                f"{method} {display_url}: timed out", method=method, url=display_url, sent=True
-            ) from err
+            raise _Failure("timeout") from err
         except aiohttp.ClientConnectorError as err:
             # The connection was never established: the request did not leave.
-            raise APIConnectionError(
-                f"{method} {display_url}: cannot connect ({type(err).__name__}: "
-                f"{err.os_error.strerror or err.os_error})",
-                method=method,
-                url=display_url,
-                sent=False,
+            raise _Failure(
+                "connect", detail=f"{type(err).__name__}: {err.os_error.strerror or err.os_error}"
             ) from err
         except aiohttp.ClientPayloadError as err:
-            raise APIConnectionError(
-                f"{method} {display_url}: response body cut short ({type(err).__name__})",
-                method=method,
-                url=display_url,
-                sent=True,
-            ) from err
+            raise _Failure("payload", detail=type(err).__name__) from err
         except (aiohttp.ClientError, OSError) as err:
-            raise APIConnectionError(
-                f"{method} {display_url}: connection failed ({type(err).__name__})",
-                method=method,
-                url=display_url,
-                sent=True,
-            ) from err
+            raise _Failure("connection", detail=type(err).__name__) from err
+
+
+class _HasDisplayURL(Protocol):
+    @property
+    def display_url(self) -> str: ...
+
+
+class _Failure(Exception):
+    """What went wrong, before the (lazily built) URL is put into the public error."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        detail: str = "",
+        status: int = 0,
+        size: int | None = None,
+        cap: int = 0,
+    ) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.detail = detail
+        self.status = status
+        self.size = size
+        self.cap = cap
+
+    def error(self, method: str, url: str) -> BigCommerceError:
+        if self.kind == "too_large":
+            what = f"body of {self.size} bytes" if self.size is not None else "body"
+            return BodyTooLargeError(
+                f"{method} {url} -> {self.status}: {what} exceeds the {self.cap}-byte cap"
+            )
+        if self.kind == "timeout":
+            return APITimeoutError(f"{method} {url}: timed out", method=method, url=url,
+                                   sent=True)
+        if self.kind == "connect":
+            return APIConnectionError(f"{method} {url}: cannot connect ({self.detail})",
+                                      method=method, url=url, sent=False)
+        if self.kind == "payload":
+            return APIConnectionError(
+                f"{method} {url}: response body cut short ({self.detail})",
+                method=method, url=url, sent=True,
+            )
+        return APIConnectionError(f"{method} {url}: connection failed ({self.detail})",
+                                  method=method, url=url, sent=True)
 
 
 def freeze_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:

@@ -330,6 +330,9 @@ async def export_orders(
     semantics = await probe_bounds(
         client, "createdAt", _ts(first[0], "createdAt"), base, priority=priority
     )
+    # Slice from the first order in range, not from 1970: otherwise nearly every order
+    # falls in the last slice and one worker walks them all.
+    lo = max(lo, _ts(first[0], "createdAt"))
     orders = _walk_slices(client, lo, hi, base, semantics, concurrency, priority)
     if not with_products:
         async for order in orders:

@@ -65,21 +65,21 @@ def _decode_embedded_list(raw: Any, item_type: type[Any]) -> list[Any]:
     return out
 
 
-class ExtraField(msgspec.Struct, rename="camel", omit_defaults=True):
+class ExtraField(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
     """An order extra field value: ``{"fieldName": ..., "fieldValue": ...}``."""
 
     field_name: str
     field_value: str | int | float | None = None
 
 
-class ExtraInfo(msgspec.Struct, rename="camel", omit_defaults=True):
+class ExtraInfo(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
     """Company billing/shipping address ids attached to an order."""
 
     billing_address_id: int | None = None
     shipping_address_id: int | None = None
 
 
-class Money(msgspec.Struct, rename="camel", omit_defaults=True):
+class Money(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
     """Price display settings of an order's currency."""
 
     currency_location: str | None = None
@@ -91,7 +91,12 @@ class Money(msgspec.Struct, rename="camel", omit_defaults=True):
 
 
 class Order(
-    msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True, repr_omit_defaults=True
+    msgspec.Struct,
+    rename="camel",
+    kw_only=True,
+    omit_defaults=True,
+    repr_omit_defaults=True,
+    gc=False,  # decoded API data never forms cycles: keep it out of the GC's way
 ):
     """A B2B Edition order (list item, or the detail of ``GET /orders/{bcOrderId}``).
 
@@ -151,7 +156,7 @@ class Order(
         return unix_to_datetime(self.updated_at)
 
 
-class OrderProductOption(msgspec.Struct, rename="camel", omit_defaults=True):
+class OrderProductOption(msgspec.Struct, rename="camel", omit_defaults=True, gc=False):
     """A selected option of an order product."""
 
     id: int | None = None
@@ -171,7 +176,12 @@ class OrderProductOption(msgspec.Struct, rename="camel", omit_defaults=True):
 
 
 class OrderProduct(
-    msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True, repr_omit_defaults=True
+    msgspec.Struct,
+    rename="camel",
+    kw_only=True,
+    omit_defaults=True,
+    repr_omit_defaults=True,
+    gc=False,
 ):
     """A product line of a B2B order (``GET /orders/{bcOrderId}/products``).
 

@@ -43,7 +43,7 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
         return iter(self.items)
 
 
-class Pagination(msgspec.Struct, rename="camel"):
+class Pagination(msgspec.Struct, rename="camel", gc=False):
     """``meta.pagination`` of a B2B list response."""
 
     total_count: int | None = None
@@ -51,7 +51,7 @@ class Pagination(msgspec.Struct, rename="camel"):
     offset: int | None = None
 
 
-class Meta(msgspec.Struct, rename="camel"):
+class Meta(msgspec.Struct, rename="camel", gc=False):
     """``meta`` of a B2B response: ``message`` and pagination (nested or flat)."""
 
     message: str | None = None

@@ -47,6 +47,66 @@ def _update_kwargs(value: object) -> dict[str, Any]:
     )
 
 
+class SeenIds:
+    """The set of positive int ids seen so far, small for the usual runs of order ids.
+
+    A plain ``set`` of a million ids takes tens of MB, which would defeat streaming.
+    Ids are grouped in blocks of 4,096 consecutive values: a block holds one id as an
+    int, a few as a set, and from 64 ids on a 512-byte bitmap. Consecutive ids cost
+    about one bit each; scattered ids cost about what a set costs.
+    """
+
+    __slots__ = ("_blocks",)
+
+    _SHIFT = 12
+    _MASK = (1 << _SHIFT) - 1
+    _SMALL = 64
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, int | set[int] | bytearray] = {}
+
+    def add(self, value: int) -> bool:
+        """Record ``value``; return False if it had been recorded before."""
+        key, low = value >> self._SHIFT, value & self._MASK
+        block = self._blocks.get(key)
+        if block is None:
+            self._blocks[key] = low
+            return True
+        if isinstance(block, int):
+            if block == low:
+                return False
+            self._blocks[key] = {block, low}
+            return True
+        if isinstance(block, set):
+            if low in block:
+                return False
+            block.add(low)
+            if len(block) >= self._SMALL:
+                bits = bytearray((self._MASK + 1) >> 3)
+                for v in block:
+                    bits[v >> 3] |= 1 << (v & 7)
+                self._blocks[key] = bits
+            return True
+        byte, bit = low >> 3, 1 << (low & 7)
+        if block[byte] & bit:
+            return False
+        block[byte] |= bit
+        return True
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return False
+        block = self._blocks.get(value >> self._SHIFT)
+        low = value & self._MASK
+        if block is None:
+            return False
+        if isinstance(block, int):
+            return block == low
+        if isinstance(block, set):
+            return low in block
+        return bool(block[low >> 3] & (1 << (low & 7)))
+
+
 class B2BOrdersBatch:
     """Batch calls: ``get_many``, ``products_many``, ``update_many``, ``iter_products``.
 
@@ -159,18 +219,18 @@ class B2BOrdersBatch:
         """Stream ``(bc_order_id, products_or_error)`` as they complete.
 
         For id sets too large to hold: ``bc_order_ids`` is read lazily and memory stays
-        bounded by ``concurrency``. An invalid or repeated id yields an
-        :class:`InvalidArgumentError` for that id instead of a request.
+        bounded by ``concurrency``, plus a compact record of the ids seen (to report
+        repeats; about one bit per id for runs of order ids). An invalid or repeated id
+        yields an :class:`InvalidArgumentError` for that id instead of a request.
         """
         conc = check_concurrency(concurrency)
         prio = check_priority(priority)
-        seen: set[int] = set()
+        seen = SeenIds()
 
         async def one(oid: Any) -> list[OrderProduct]:
             positive_id("bc_order_id", oid)
-            if oid in seen:
+            if not seen.add(oid):
                 raise InvalidArgumentError(f"bc_order_id {oid} appears twice")
-            seen.add(oid)
             return await self.products(oid, priority=prio)
 
         async for item in stream_batch(bc_order_ids, one, concurrency=conc):

@@ -412,6 +412,8 @@ def _prio(priority: Priority | None) -> Priority | None:
 
 
 def _deadline(deadline: Deadline) -> float | None:
+    if deadline is None:
+        return None
     from .._client import resolve_deadline
 
     return resolve_deadline(deadline)

@@ -26,6 +26,7 @@ from .._validate import priority as check_priority
 from ..errors import (
     APIConnectionError,
     APIStatusError,
+    BigCommerceError,
     DecodeError,
     InvalidArgumentError,
     RateLimitError,
@@ -330,7 +331,14 @@ class V2Orders:
             if not _ambiguous(err):
                 raise
             # The POST may have been applied: look before anyone creates another.
-            found = await self._find_shipment(oid, tracking_number, prio)
+            try:
+                found = await self._find_shipment(oid, tracking_number, prio)
+            except BigCommerceError as check_err:
+                # The POST's outcome stays unknown: that is what the caller must learn, not
+                # that the look-up failed too (kept as a note). Its own cause is kept.
+                err.add_note(f"checking whether the shipment was created anyway failed: "
+                             f"{check_err}")
+                raise err from err.__cause__
             if found is not None:
                 return found, True
             raise
@@ -456,6 +464,8 @@ def _prio(priority: Priority | None) -> Priority | None:
 
 
 def _deadline(deadline: Deadline) -> float | None:
+    if deadline is None:
+        return None
     from .._client import resolve_deadline
 
     return resolve_deadline(deadline)
