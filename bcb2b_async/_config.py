@@ -29,10 +29,11 @@ class RateLimit:
     BigCommerce quotas: B2B Edition ``RateLimit(150, 60.0)``; V2 ``RateLimit(150, 30.0)``
     (Standard, Plus) or ``RateLimit(450, 30.0)`` (Pro). ``reserve`` is the fraction of each
     window that bulk traffic leaves free for interactive requests (0 = none).
-    ``margin`` (seconds) widens the window the client enforces, for servers whose window
-    edges are coarse; ``None`` picks ``max(0.01 s, 0.1 % of the window)``. (Network and
-    event-loop delays need no margin: a request holds its slot from its grant until a
-    window after its response, see ``SlidingWindow``.)
+    ``margin`` (seconds) widens the window the client enforces; ``None`` picks 2 ms, a
+    guard against clock rounding only: network and event-loop delays need no margin,
+    because a request holds its slot from its grant until one window after its response
+    (see ``SlidingWindow``), which bounds the server's count whenever it counts arrivals.
+    Raise it for a server whose windows are not what its headers say.
     """
 
     requests: int
@@ -59,7 +60,7 @@ class RateLimit:
         """The safety margin in seconds actually applied to each window."""
         if self.margin is not None:
             return float(self.margin)
-        return max(0.01, 0.001 * self.seconds)
+        return 0.002
 
     @property
     def reserved_requests(self) -> int:
