@@ -102,7 +102,7 @@ CASES = {
                                        "isRequired": True}]}),
     "reassign": (call_reassign, "PUT", "/customers/321/orders/company", {"bcGroupId": 9},
                  {"code": 200, "message": "SUCCESS", "data": {"total": 4}}),
-    "assign": (call_assign, "PUT", "/customers/321/orders/b2b", {},
+    "assign": (call_assign, "PUT", "/customers/321/orders/b2b", None,
                {"code": 200, "message": "SUCCESS", "data": {"total": 2}}),
     "list": (call_list, "GET", "/orders", None,
              {"code": 200, "meta": {"message": "SUCCESS", "pagination": {

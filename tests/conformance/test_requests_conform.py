@@ -1,0 +1,204 @@
+"""Every request the library can send, captured and checked against the official specs.
+
+Deviations of the specs themselves are asserted (so they are noticed if fixed), never
+silenced:
+- b2b-orders.yaml's top-level ``security`` names ``X-Auh-Token`` (a typo): the scheme it
+  defines, the docs and the API use ``X-Auth-Token``, which is what we send.
+- ``cartId`` is typed integer with a UUID example (we decode both).
+- b2b-models-pagination.yaml says ``limit`` up to 250; the orders ``limit`` parameter says
+  200 (we never send more than 200 to B2B).
+- b2b-models-order-product.yaml spells ``variantSKU`` where b2b-orders.yaml says
+  ``variantSku``; b2b-models-extra-fields.yaml says ``listOfValue`` where b2b-orders.yaml
+  says ``listOfValues``, and types ``uuid`` as a string where b2b-orders.yaml says integer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+from aioresponses import CallbackResult, aioresponses
+
+from bcb2b_async import B2BClient, ExtraField, RetryPolicy
+
+from .spec import check_request, load
+
+B2B_BASE = "https://api-b2b.bigcommerce.com"
+V2_BASE = "https://api.bigcommerce.com"
+B2B_PATH = "/api/v3/io"
+V2_PATH = "/stores/abc123/v2"
+
+ORDER = {"bcOrderId": 123, "poNumber": "x"}
+V2_ORDER = {"id": 101, "customer_id": 3, "status_id": 2}
+ADDRESS = [{"id": 7, "order_id": 101}]
+PRODUCTS = [{"id": 1, "order_id": 101, "order_address_id": 7, "quantity": 2,
+             "quantity_shipped": 0}]
+
+
+def respond(method: str, url: str) -> Any:
+    if V2_PATH in url:
+        if "/shipments" in url and method == "POST":
+            return {"id": 1, "order_id": 101}
+        if "/shipments" in url:
+            return []
+        if "/shipping_addresses" in url:
+            return ADDRESS
+        if "/products" in url:
+            return PRODUCTS
+        return V2_ORDER
+    if "/customers/" in url:
+        return {"code": 200, "data": {"total": 1}}
+    if "/extra-fields" in url:
+        return {"code": 200, "data": [], "meta": {"pagination": {"totalCount": 0}}}
+    if re.search(r"/orders/\d+/products", url):
+        return {"code": 200, "data": []}
+    if url.split("?")[0].endswith("/orders") and method == "GET":
+        return {"code": 200, "data": [], "meta": {"pagination": {"totalCount": 0}}}
+    return {"code": 200, "data": [ORDER]}
+
+
+class Capture:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def __call__(self, url: Any, **kwargs: Any) -> CallbackResult:
+        method = kwargs.get("method") or self.method
+        data = kwargs.get("data")
+        self.requests.append({
+            "url": str(url), "headers": dict(kwargs.get("headers") or {}),
+            "params": [(str(k), str(v)) for k, v in (kwargs.get("params") or [])],
+            "body": None if data is None else json.loads(data), "method": method,
+        })
+        return CallbackResult(payload=respond(method, str(url)))
+
+    method = ""
+
+
+async def capture(calls: Any) -> list[dict[str, Any]]:
+    cap = Capture()
+    async with B2BClient("abc123", "tok", b2b_rate_limit=None, v2_rate_limit=None,
+                         retry_policy=RetryPolicy(max_retries=0)) as client:
+        with aioresponses() as m:
+            for method in ("GET", "POST", "PUT"):
+                def cb(url: Any, _m: str = method, **kw: Any) -> CallbackResult:
+                    return cap(url, method=_m, **kw)
+                m.add(re.compile(r"https://.*"), method=method, callback=cb, repeat=True)
+            await calls(client)
+    return cap.requests
+
+
+async def b2b_calls(c: B2BClient) -> None:
+    await c.orders.get(123)
+    await c.orders.create(bc_order_id=123, customer_id=5, po_number="PO",
+                          extra_fields=[ExtraField("Fintech ID", "1")])
+    await c.orders.create(bc_order_id=124, customer_id=5)
+    await c.orders.update(123, po_number="PO-2")
+    await c.orders.update(123, extra_fields=[{"fieldName": "a", "fieldValue": "b"}])
+    await c.orders.products(123)
+    await c.orders.extra_field_configs(refresh=True)
+    await c.orders.reassign_customer_orders(5, bc_group_id=9)
+    await c.orders.assign_customer_orders(5)
+    await c.orders.list().to_list()
+    await c.orders.list(company_id=1, bc_order_id=2, channel_ids=[1, 2, 3], min_modified=1,
+                        max_modified=2, min_created=0, max_created=4, show_extra=True,
+                        sort_by="createdAt", order_by="ASC", page_size=200).to_list()
+    await c.orders.list(sort_by="updatedAt", order_by="DESC", page_size=1).to_list()
+
+
+async def v2_calls(c: B2BClient) -> None:
+    o = c.v2.orders
+    await o.get(101)
+    await o.update(101, status_id=2, staff_notes="n", customer_message="m")
+    await o.update(101, billing_address={"first_name": "A", "street_1": "S", "zip": "28002"})
+    await o.update(101, products=[{"product_id": 5, "quantity": 1}, {"id": 1, "quantity": 3},
+                                  {"id": 2, "quantity": 0}])
+    await o.update(101, subtotal_ex_tax="1.00", subtotal_inc_tax="1.10",
+                   total_ex_tax=2, total_inc_tax=2.2, is_deleted=False)
+    await o.products(101)
+    await o.shipping_addresses(101)
+    await o.shipments(101)
+    await o.create_shipment(101, tracking_number="1Z", shipping_provider="ups",
+                            tracking_carrier="UPS", shipping_method="Ground", comments="c")
+    await o.create_shipment(101, order_address_id=7,
+                            items=[{"order_product_id": 1, "quantity": 1}])
+    await o.apply_update(101, status_id=2, billing={"first_name": "J", "zip": "28002"})
+
+
+async def test_every_b2b_request_matches_the_spec() -> None:
+    reqs = await capture(b2b_calls)
+    templates = set()
+    for r in reqs:
+        assert r["url"].startswith(B2B_BASE + B2B_PATH)
+        assert r["headers"]["X-Auth-Token"] == "tok"
+        assert r["headers"]["X-Store-Hash"] == "abc123"
+        templates.add(check_request("b2b-orders.yaml", B2B_PATH, r["method"], r["url"],
+                                    r["headers"], r["body"], query=r["params"] or None))
+    # Every operation of the spec was exercised.
+    spec = load("b2b-orders.yaml")
+    assert templates == set(spec["paths"])
+
+
+async def test_every_v2_request_matches_the_spec() -> None:
+    reqs = await capture(v2_calls)
+    methods_templates = set()
+    for r in reqs:
+        assert r["url"].startswith(V2_BASE + V2_PATH)
+        assert r["headers"]["X-Auth-Token"] == "tok"
+        t = check_request("v2-orders.yml", V2_PATH, r["method"], r["url"], r["headers"],
+                          r["body"], query=r["params"] or None)
+        methods_templates.add((r["method"], t))
+    assert methods_templates >= {
+        ("GET", "/orders/{order_id}"), ("PUT", "/orders/{order_id}"),
+        ("GET", "/orders/{order_id}/products"), ("GET", "/orders/{order_id}/shipping_addresses"),
+        ("GET", "/orders/{order_id}/shipments"), ("POST", "/orders/{order_id}/shipments"),
+    }
+
+
+def test_the_checker_rejects_what_the_spec_forbids() -> None:
+    """The checks can fail: a readOnly field, an undeclared parameter, a wrong enum."""
+    with pytest.raises(jsonschema.ValidationError):
+        check_request("v2-orders.yml", V2_PATH, "PUT", V2_BASE + V2_PATH + "/orders/1", {},
+                      {"external_id": "x"})
+    with pytest.raises(AssertionError):
+        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders", {},
+                      None, query=[("colour", "red")])
+    with pytest.raises(jsonschema.ValidationError):
+        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders", {},
+                      None, query=[("orderBy", "sideways")])
+    with pytest.raises(jsonschema.ValidationError):
+        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders", {},
+                      None, query=[("limit", "201")])
+
+
+# -- documented deviations of the specs ----------------------------------------------------
+def test_deviation_security_scheme_typo() -> None:
+    spec = load("b2b-orders.yaml")
+    assert spec["security"] == [{"X-Auh-Token": [], "X-Store-Hash": []}]
+    assert "X-Auth-Token" in spec["components"]["securitySchemes"]
+    assert spec["components"]["securitySchemes"]["X-Auth-Token"]["name"] == "X-Auth-Token"
+
+
+def test_deviation_cart_id_integer_with_uuid_example() -> None:
+    cart = load("b2b-orders.yaml")["components"]["schemas"]["cartId"]
+    assert cart["type"] == "integer" and "-" in str(cart["example"])
+
+
+def test_deviation_limit_maximum() -> None:
+    assert load("b2b-models-pagination.yaml")["properties"]["pagination"]["properties"][
+        "limit"]["maximum"] == 250
+    assert load("b2b-orders.yaml")["components"]["parameters"]["limit"]["schema"][
+        "maximum"] == 200
+
+
+def test_deviation_field_spellings() -> None:
+    assert "variantSKU" in load("b2b-models-order-product.yaml")["properties"]
+    products = load("b2b-orders.yaml")["components"]["schemas"]["orderProducts"]["properties"]
+    assert "variantSku" in products
+    assert "listOfValue" in load("b2b-models-extra-fields.yaml")["properties"]
+    extra = load("b2b-orders.yaml")["components"]["schemas"]["orderExtraFields"]["properties"]
+    assert "listOfValues" in extra
+    assert load("b2b-models-extra-fields.yaml")["properties"]["uuid"]["type"] == "string"
+    assert extra["uuid"]["type"] == "integer"
