@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from .errors import BigCommerceError, InvalidArgumentError
@@ -77,9 +77,14 @@ def check_batch_ids(name: str, ids: Iterable[object], validate: Callable[[object
             problems.append(f"{raw!r}: duplicate id")
         seen.add(raw)
     if problems:
-        shown = "; ".join(problems[:20])
-        more = f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""
-        raise InvalidArgumentError(f"{name}: {len(problems)} invalid item(s): {shown}{more}")
+        raise invalid_items_error(name, problems)
+
+
+def invalid_items_error(name: str, problems: list[str]) -> InvalidArgumentError:
+    """One error for every bad item of a batch (the first 20 spelled out)."""
+    shown = "; ".join(problems[:20])
+    more = f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""
+    return InvalidArgumentError(f"{name}: {len(problems)} invalid item(s): {shown}{more}")
 
 
 def check_concurrency(value: object) -> int:
@@ -147,7 +152,7 @@ async def stream_batch(
     call: Callable[[K], Awaitable[V]],
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-) -> AsyncIterator[tuple[K, V | BigCommerceError]]:
+) -> AsyncGenerator[tuple[K, V | BigCommerceError], None]:
     """Yield ``(key, value_or_error)`` as calls complete, reading ``keys`` lazily.
 
     Memory holds at most ``concurrency`` items in flight plus ``concurrency`` finished ones

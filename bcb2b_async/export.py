@@ -401,8 +401,6 @@ async def _enrich(
     Each call goes to the API whose limiter has a slot soonest (by pending calls weighted
     by each quota's rate), so enrichment runs near the sum of both quotas.
     """
-    from ._batch import stream_batch
-
     b2b_rate = client.config.b2b_rate_limit
     v2_rate = client.config.v2_rate_limit
     b2b_speed = b2b_rate.requests / b2b_rate.seconds if b2b_rate else 1e9
@@ -435,9 +433,8 @@ async def _enrich(
             by_id[order.bc_order_id] = order
             yield order.bc_order_id
 
-    # stream_batch reads its keys synchronously, so feed it through a bounded buffer.
     width = max(2, concurrency * 4)
-    async for oid, result in _stream_async(ids(), fetch, width, stream_batch):
+    async for oid, result in _stream_async(ids(), fetch, width):
         order = by_id.pop(oid)
         if isinstance(result, BaseException):
             raise result
@@ -448,7 +445,6 @@ async def _stream_async(
     keys: AsyncIterator[int],
     call: Callable[[int], Any],
     width: int,
-    stream_batch: Any,
 ) -> AsyncIterator[tuple[int, Any]]:
     """Run ``call`` over an async key stream with ``width`` calls in flight."""
     in_flight: set[asyncio.Task[tuple[int, Any]]] = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from .._batch import (
     Progress,
     check_batch_ids,
     check_concurrency,
+    invalid_items_error,
     run_batch,
     stream_batch,
 )
@@ -200,9 +202,7 @@ class B2BOrdersBatch:
             except InvalidArgumentError as err:
                 problems.append(f"{oid!r}: {err.message}")
         if problems:
-            raise InvalidArgumentError(
-                f"updates: {len(problems)} invalid item(s): " + "; ".join(problems[:20])
-            )
+            raise invalid_items_error("updates", problems)
         return await run_batch(
             list(kwargs),
             lambda oid: self.update(oid, priority=prio, **kwargs[oid]),
@@ -233,5 +233,8 @@ class B2BOrdersBatch:
                 raise InvalidArgumentError(f"bc_order_id {oid} appears twice")
             return await self.products(oid, priority=prio)
 
-        async for item in stream_batch(bc_order_ids, one, concurrency=conc):
-            yield item
+        # Closed explicitly: closing this generator must stop the workers now, not
+        # whenever the garbage collector finalizes the inner one.
+        async with contextlib.aclosing(stream_batch(bc_order_ids, one, concurrency=conc)) as items:
+            async for item in items:
+                yield item

@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._batch import DEFAULT_CONCURRENCY, BatchResult, Progress, check_concurrency, run_batch
+from .._batch import (
+    DEFAULT_CONCURRENCY,
+    BatchResult,
+    Progress,
+    check_concurrency,
+    invalid_items_error,
+    run_batch,
+)
 from .._config import Priority
 from .._decode import decoder_for
 from .._pagination import AsyncPaginator
@@ -291,9 +298,7 @@ class V2Orders:
             except InvalidArgumentError as err:
                 problems.append(f"{oid!r}: {err.message}")
         if problems:
-            raise InvalidArgumentError(
-                f"updates: {len(problems)} invalid item(s): " + "; ".join(problems[:20])
-            )
+            raise invalid_items_error("updates", problems)
         return await run_batch(
             list(updates),
             lambda oid: self.apply_update(oid, priority=prio, **updates[oid]),

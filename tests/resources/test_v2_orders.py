@@ -1,0 +1,887 @@
+"""client.v2.orders against aioresponses: every method's URL, query, headers and exact body;
+the V2 error list in raised errors; bad input refused with no request sent; 204s and
+multi-page lists; create_shipment's defaults; apply_update's order of requests, idempotent
+reruns and ambiguous POST failures; apply_update_many's per-item results."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from aioresponses import CallbackResult, aioresponses
+from aioresponses.core import normalize_url
+from yarl import URL
+
+from bcb2b_async import (
+    APIConnectionError,
+    B2BClient,
+    BadRequestError,
+    InvalidArgumentError,
+    NotFoundError,
+    OrderStatus,
+    OrderUpdateResult,
+    RetryPolicy,
+    ServerError,
+    Shipment,
+    UnprocessableEntityError,
+)
+from bcb2b_async._client import USER_AGENT
+
+TOKEN = "tok-SECRET-1234"
+STORE = "abc123"
+V2 = f"https://api.bigcommerce.com/stores/{STORE}/v2"
+LIST_QUERY = [("page", "1"), ("limit", "250")]
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[B2BClient]:
+    c = B2BClient(STORE, TOKEN, b2b_rate_limit=None, v2_rate_limit=None,
+                  retry_policy=RetryPolicy(max_retries=2, base_delay=0.0))
+    yield c
+    await c.aclose()
+
+
+# --- fixtures of the store ------------------------------------------------------------------
+
+ORDER = {"id": 101, "customer_id": 9, "status_id": 11, "status": "Awaiting Fulfillment",
+         "staff_notes": "", "billing_address": {"first_name": "Ann", "city": "Austin"}}
+SHIPPED_ORDER = {**ORDER, "status_id": 2, "status": "Shipped"}
+ADDRESSES = [{"id": 7, "order_id": 101, "first_name": "Ann", "city": "Austin"},
+             {"id": 8, "order_id": 101, "first_name": "Bob", "city": "Boston"}]
+PRODUCTS = [
+    # address 7: 2 of 3 left
+    {"id": 1, "order_id": 101, "product_id": 55, "order_address_id": 7, "quantity": 3,
+     "quantity_shipped": 1, "name": "Widget"},
+    # address 7: all shipped
+    {"id": 2, "order_id": 101, "product_id": 56, "order_address_id": 7, "quantity": 2,
+     "quantity_shipped": 2, "name": "Done"},
+    # another address: never part of a shipment to address 7
+    {"id": 3, "order_id": 101, "product_id": 57, "order_address_id": 8, "quantity": 4,
+     "quantity_shipped": 0, "name": "Other address"},
+    # address 7: all 5 left
+    {"id": 4, "order_id": 101, "product_id": 58, "order_address_id": 7, "quantity": 5,
+     "quantity_shipped": 0, "name": "Gadget"},
+]
+DEFAULT_ITEMS = [{"order_product_id": 1, "quantity": 2}, {"order_product_id": 4, "quantity": 5}]
+TRACKING = "1Z999AA10123456784"
+SHIPMENT = {"id": 33, "order_id": 101, "order_address_id": 7, "tracking_number": TRACKING,
+            "shipping_provider": "ups", "tracking_carrier": "UPS",
+            "items": [{"order_product_id": 1, "product_id": 55, "quantity": 2},
+                      {"order_product_id": 4, "product_id": 58, "quantity": 5}]}
+V2_404 = [{"status": 404, "message": "The requested resource was not found."}]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def u(path: str, query: str | None = None) -> str:
+    return f"{V2}{path}" + (f"?{query}" if query else "")
+
+
+def page(path: str, n: int = 1) -> str:
+    """The URL of page ``n`` of a V2 list."""
+    return u(path, f"page={n}&limit=250")
+
+
+class Log:
+    """Mocks URLs with a callback that records the order in which requests arrived
+    (``m.requests`` is a dict keyed by method and URL, so it loses that order)."""
+
+    def __init__(self, m: aioresponses) -> None:
+        self.m = m
+        self.seen: list[str] = []
+
+    def _cb(self, label: str) -> Any:
+        def cb(url: URL, **kwargs: Any) -> None:
+            self.seen.append(label)
+            return None  # answer with the mock's own payload/status/exception
+
+        return cb
+
+    def get(self, url: str, label: str, **kw: Any) -> None:
+        self.m.get(url, callback=self._cb(label), **kw)
+
+    def put(self, url: str, label: str, **kw: Any) -> None:
+        self.m.put(url, callback=self._cb(label), **kw)
+
+    def post(self, url: str, label: str, **kw: Any) -> None:
+        self.m.post(url, callback=self._cb(label), **kw)
+
+
+def norm(url: str) -> str:
+    """``url`` as aioresponses records it (query keys sorted); the query as sent, in order,
+    is checked through the ``params`` passed to aiohttp."""
+    return str(normalize_url(URL(url)))
+
+
+def requests_to(m: aioresponses, method: str, url: str) -> list[dict[str, Any]]:
+    """The kwargs of every ``method url`` request made (``url`` with its query)."""
+    return [r.kwargs for r in m.requests.get((method, normalize_url(URL(url))), [])]
+
+
+def all_requests(m: aioresponses) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, str(url), r.kwargs) for (method, url), reqs in m.requests.items()
+            for r in reqs]
+
+
+def only_request(m: aioresponses) -> tuple[str, str, dict[str, Any]]:
+    made = all_requests(m)
+    assert len(made) == 1, [(a, b) for a, b, _ in made]
+    return made[0]
+
+
+def body_of(kwargs: dict[str, Any]) -> Any:
+    data = kwargs.get("data")
+    return None if data is None else json.loads(data)
+
+
+def params_of(kwargs: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in kwargs.get("params") or []]
+
+
+def assert_v2_headers(kwargs: dict[str, Any], *, body: bool) -> None:
+    headers = kwargs["headers"]
+    assert headers["X-Auth-Token"] == TOKEN
+    assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"] == USER_AGENT
+    assert USER_AGENT.startswith("bcb2b_async/")
+    assert "X-Store-Hash" not in headers  # V2 carries the store in the path
+    if body:
+        assert headers["Content-Type"] == "application/json"
+    else:
+        assert "Content-Type" not in headers
+
+
+def products_payload(n: int, start: int = 1, address: int = 7) -> list[dict[str, Any]]:
+    return [{"id": i, "order_id": 101, "product_id": 1000 + i, "order_address_id": address,
+             "quantity": 1, "quantity_shipped": 0} for i in range(start, start + n)]
+
+
+# --- get / update -------------------------------------------------------------------------
+
+
+async def test_get_url_headers_and_decoding(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(u("/orders/101"), payload=ORDER)
+        order = await client.v2.orders.get(101)
+        method, url, kwargs = only_request(m)
+    assert (method, url) == ("GET", u("/orders/101"))
+    assert kwargs["data"] is None and not kwargs.get("params")
+    assert_v2_headers(kwargs, body=False)
+    assert order.id == 101 and order.status_id == 11
+    assert order.status_enum is OrderStatus.AWAITING_FULFILLMENT
+    assert order.billing_address is not None and order.billing_address.first_name == "Ann"
+
+
+async def test_get_404_surfaces_the_v2_error_list(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(u("/orders/999"), status=404, payload=V2_404,
+              headers={"X-Request-Id": "req-42"})
+        with pytest.raises(NotFoundError) as info:
+            await client.v2.orders.get(999)
+        assert len(requests_to(m, "GET", u("/orders/999"))) == 1  # a 404 is not retried
+    err = info.value
+    assert err.status == 404 and err.method == "GET"
+    assert err.url == u("/orders/999") and err.request_id == "req-42"
+    assert "The requested resource was not found." in str(err)
+    assert err.server_message == "[404] The requested resource was not found."
+    assert TOKEN not in str(err)
+
+
+async def test_update_sends_exact_body_and_headers(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=SHIPPED_ORDER)
+        order = await client.v2.orders.update(
+            101, status_id=OrderStatus.SHIPPED, staff_notes="Packed", customer_message="Hi",
+            subtotal_ex_tax=10, subtotal_inc_tax=12.5, total_ex_tax=Decimal("1.10"),
+            total_inc_tax="1.21", is_deleted=False,
+        )
+        method, url, kwargs = only_request(m)
+    assert (method, url) == ("PUT", u("/orders/101"))
+    assert_v2_headers(kwargs, body=True)
+    # money is sent as exact plain decimal strings; the enum as its integer
+    assert body_of(kwargs) == {
+        "status_id": 2, "staff_notes": "Packed", "customer_message": "Hi",
+        "subtotal_ex_tax": "10", "subtotal_inc_tax": "12.5", "total_ex_tax": "1.10",
+        "total_inc_tax": "1.21", "is_deleted": False,
+    }
+    assert order.status == "Shipped"
+
+
+async def test_update_products_and_billing_address_body(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=ORDER)
+        await client.v2.orders.update(
+            101,
+            products=[{"product_id": 77, "quantity": 2}, {"id": 5, "quantity": 0}],
+            billing_address={"street_1": "1 Main St", "zip": "78701"},
+        )
+        _, _, kwargs = only_request(m)
+    assert body_of(kwargs) == {
+        "products": [{"product_id": 77, "quantity": 2}, {"id": 5, "quantity": 0}],
+        "billing_address": {"street_1": "1 Main St", "zip": "78701"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (400, BadRequestError, "The field 'external_id' cannot be written to."),
+        (404, NotFoundError, "The requested resource was not found."),
+        (422, UnprocessableEntityError, "status_id is invalid"),
+    ],
+)
+async def test_update_errors_carry_the_server_message(
+    client: B2BClient, status: int, error: type[Exception], message: str
+) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), status=status, payload=[{"status": status, "message": message}])
+        with pytest.raises(error) as info:
+            await client.v2.orders.update(101, status_id=2)
+        assert len(requests_to(m, "PUT", u("/orders/101"))) == 1
+    assert message in str(info.value)
+
+
+async def test_update_5xx_is_retried_as_an_idempotent_put(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), status=503, payload=[{"status": 503, "message": "busy"}])
+        m.put(u("/orders/101"), payload=SHIPPED_ORDER)
+        order = await client.v2.orders.update(101, status_id=2)
+        assert len(requests_to(m, "PUT", u("/orders/101"))) == 2
+    assert order.status_id == 2
+
+
+BAD_UPDATES: list[tuple[dict[str, Any], str]] = [
+    ({"external_id": "abc"}, "external_id"),
+    ({"date_modified": "Tue, 20 Nov 2012 00:00:00 +0000"}, "date_modified"),
+    ({"status": "Shipped"}, "status"),
+    ({"foo": 1}, "foo"),
+    ({"status_id": 2, "foo": 1}, "foo"),  # one bad field spoils the whole body
+    ({"subtotal_ex_tax": "10"}, "subtotal_inc_tax"),
+    ({"subtotal_inc_tax": "10"}, "subtotal_ex_tax"),
+    ({"total_ex_tax": "10"}, "total_inc_tax"),
+    ({"total_inc_tax": 10}, "total_ex_tax"),
+    ({"subtotal_ex_tax": "-1", "subtotal_inc_tax": "1"}, "subtotal_ex_tax"),
+    ({"subtotal_ex_tax": -0.01, "subtotal_inc_tax": 1}, "subtotal_ex_tax"),
+    ({"total_ex_tax": "1", "total_inc_tax": "abc"}, "total_inc_tax"),
+    ({"total_ex_tax": "1", "total_inc_tax": "1e3"}, "total_inc_tax"),
+    ({"total_ex_tax": float("nan"), "total_inc_tax": 1}, "total_ex_tax"),
+    ({"total_ex_tax": True, "total_inc_tax": 1}, "total_ex_tax"),
+    ({"discount_amount": None}, "discount_amount"),
+    ({"status_id": 15}, "status_id"),
+    ({"status_id": -1}, "status_id"),
+    ({"status_id": True}, "status_id"),
+    ({"status_id": "2"}, "status_id"),
+    ({"status_id": 2.0}, "status_id"),
+    ({"staff_notes": "x" * 65_536}, "staff_notes"),
+    ({"customer_message": "x" * 65_536}, "customer_message"),
+    ({"staff_notes": 5}, "staff_notes"),
+    ({}, "no fields"),
+]
+
+
+@pytest.mark.parametrize(("fields", "named"), BAD_UPDATES)
+async def test_update_bad_fields_send_nothing(
+    client: B2BClient, fields: dict[str, Any], named: str
+) -> None:
+    with aioresponses() as m:
+        with pytest.raises(InvalidArgumentError) as info:
+            await client.v2.orders.update(101, **fields)
+        assert not m.requests
+    assert named in str(info.value)
+
+
+async def test_update_limits_are_inclusive(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=ORDER)
+        await client.v2.orders.update(101, staff_notes="x" * 65_535, status_id=0)
+        _, _, kwargs = only_request(m)
+    body = body_of(kwargs)
+    assert len(body["staff_notes"]) == 65_535 and body["status_id"] == 0
+
+
+# --- non-positive ids: every method -------------------------------------------------------
+
+BAD_IDS: list[Any] = [0, -1, True, "101", 1.5, None]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+async def test_every_method_refuses_bad_order_ids(client: B2BClient, bad: Any) -> None:
+    orders = client.v2.orders
+    calls: list[Any] = [
+        lambda: orders.get(bad),
+        lambda: orders.update(bad, status_id=2),
+        lambda: orders.products(bad),
+        lambda: orders.shipping_addresses(bad),
+        lambda: orders.shipments(bad),
+        lambda: orders.create_shipment(bad),
+        lambda: orders.apply_update(bad, status_id=2),
+    ]
+    with aioresponses() as m:
+        for call in calls:
+            with pytest.raises(InvalidArgumentError, match="order_id"):
+                await call()
+        assert not m.requests
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("products", "/orders/101/products", PRODUCTS),
+        ("shipping_addresses", "/orders/101/shipping_addresses", ADDRESSES),
+        ("shipments", "/orders/101/shipments", [SHIPMENT]),
+    ],
+)
+async def test_single_page_lists(
+    client: B2BClient, method: str, path: str, payload: list[dict[str, Any]]
+) -> None:
+    with aioresponses() as m:
+        m.get(page(path), payload=payload)
+        items = await getattr(client.v2.orders, method)(101)
+        m_method, url, kwargs = only_request(m)
+    assert (m_method, url) == ("GET", norm(page(path)))
+    assert params_of(kwargs) == LIST_QUERY
+    assert_v2_headers(kwargs, body=False)
+    assert [item.id for item in items] == [p["id"] for p in payload]
+
+
+@pytest.mark.parametrize("method", ["products", "shipping_addresses", "shipments"])
+async def test_204_is_an_empty_list(client: B2BClient, method: str) -> None:
+    path = f"/orders/101/{method}"
+    with aioresponses() as m:
+        m.get(page(path), status=204, body="")
+        assert await getattr(client.v2.orders, method)(101) == []
+        assert len(requests_to(m, "GET", page(path))) == 1
+
+
+async def test_products_walk_every_page(client: B2BClient) -> None:
+    path = "/orders/101/products"
+    with aioresponses() as m:
+        m.get(page(path, 1), payload=products_payload(250))
+        m.get(page(path, 2), payload=products_payload(250, start=251))
+        m.get(page(path, 3), payload=products_payload(7, start=501))
+        products = await client.v2.orders.products(101)
+        made = all_requests(m)
+    assert [p.id for p in products] == list(range(1, 508))
+    assert [(method, url) for method, url, _ in made] == [
+        ("GET", norm(page(path, n))) for n in (1, 2, 3)]
+    assert [params_of(kw) for _, _, kw in made] == [
+        [("page", str(n)), ("limit", "250")] for n in (1, 2, 3)]
+
+
+async def test_a_full_page_then_204_ends_the_walk(client: B2BClient) -> None:
+    path = "/orders/101/shipments"
+    ships = [{**SHIPMENT, "id": i, "tracking_number": f"T{i}"} for i in range(1, 251)]
+    with aioresponses() as m:
+        m.get(page(path, 1), payload=ships)
+        m.get(page(path, 2), status=204)
+        shipments = await client.v2.orders.shipments(101)
+        assert len(all_requests(m)) == 2
+    assert len(shipments) == 250 and all(isinstance(s, Shipment) for s in shipments)
+
+
+async def test_list_404_surfaces_the_v2_error(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(page("/orders/999/products"), status=404, payload=V2_404)
+        with pytest.raises(NotFoundError, match="The requested resource was not found"):
+            await client.v2.orders.products(999)
+
+
+# --- create_shipment --------------------------------------------------------------------------
+
+
+async def test_create_shipment_explicit_body(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.post(u("/orders/101/shipments"), status=201, payload=SHIPMENT)
+        shipment = await client.v2.orders.create_shipment(
+            101, order_address_id=7, items=[{"order_product_id": 1, "quantity": 2}],
+            tracking_number=TRACKING, shipping_provider="ups", tracking_carrier="UPS",
+            shipping_method="Ground", comments="Left at the door",
+        )
+        method, url, kwargs = only_request(m)  # nothing fetched: everything was given
+    assert (method, url) == ("POST", u("/orders/101/shipments"))
+    assert_v2_headers(kwargs, body=True)
+    assert body_of(kwargs) == {
+        "order_address_id": 7, "items": [{"order_product_id": 1, "quantity": 2}],
+        "tracking_number": TRACKING, "shipping_provider": "ups", "tracking_carrier": "UPS",
+        "shipping_method": "Ground", "comments": "Left at the door",
+    }
+    assert shipment.id == 33 and shipment.tracking_number == TRACKING
+
+
+async def test_create_shipment_defaults_first_address_and_its_unshipped_products(
+    client: B2BClient,
+) -> None:
+    with aioresponses() as m:
+        log = Log(m)
+        log.get(page("/orders/101/shipping_addresses"), "addresses", payload=ADDRESSES)
+        log.get(page("/orders/101/products"), "products", payload=PRODUCTS)
+        log.post(u("/orders/101/shipments"), "POST", status=201, payload=SHIPMENT)
+        await client.v2.orders.create_shipment(101, tracking_number=TRACKING)
+        post = requests_to(m, "POST", u("/orders/101/shipments"))
+    assert log.seen == ["addresses", "products", "POST"]
+    # product 2 is fully shipped, product 3 ships to address 8: neither is included
+    assert body_of(post[0]) == {"order_address_id": 7, "items": DEFAULT_ITEMS,
+                                "tracking_number": TRACKING}
+
+
+async def test_create_shipment_given_address_takes_that_address_products(
+    client: B2BClient,
+) -> None:
+    with aioresponses() as m:
+        m.get(page("/orders/101/products"), payload=PRODUCTS)
+        m.post(u("/orders/101/shipments"), status=201, payload=SHIPMENT)
+        await client.v2.orders.create_shipment(101, order_address_id=8)
+        post = requests_to(m, "POST", u("/orders/101/shipments"))
+        assert not requests_to(m, "GET", page("/orders/101/shipping_addresses"))
+    assert body_of(post[0]) == {"order_address_id": 8,
+                                "items": [{"order_product_id": 3, "quantity": 4}]}
+
+
+async def test_create_shipment_nothing_left_sends_no_post(client: B2BClient) -> None:
+    shipped = [{**p, "quantity_shipped": p["quantity"]} for p in PRODUCTS]
+    with aioresponses() as m:
+        m.get(page("/orders/101/shipping_addresses"), payload=ADDRESSES)
+        m.get(page("/orders/101/products"), payload=shipped)
+        with pytest.raises(InvalidArgumentError, match="nothing left to ship"):
+            await client.v2.orders.create_shipment(101, tracking_number=TRACKING)
+        assert [method for method, _, _ in all_requests(m)] == ["GET", "GET"]
+
+
+async def test_create_shipment_no_address_sends_no_post(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(page("/orders/101/shipping_addresses"), status=204)
+        with pytest.raises(InvalidArgumentError, match="no shipping address"):
+            await client.v2.orders.create_shipment(101)
+        assert [method for method, _, _ in all_requests(m)] == ["GET"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"tracking_number": "x" * 51}, "tracking_number"),
+        ({"tracking_number": 12345}, "tracking_number"),
+        ({"shipping_provider": "dhl"}, "shipping_provider"),
+        ({"shipping_provider": "UPS"}, "shipping_provider"),
+        ({"shipping_provider": "carrier_"}, "shipping_provider"),
+        ({"shipping_provider": "carrier_12x"}, "shipping_provider"),
+        ({"order_address_id": 0}, "order_address_id"),
+        ({"order_address_id": -7}, "order_address_id"),
+        ({"items": []}, "items"),
+        ({"items": [{"order_product_id": 1, "quantity": 0}]}, "quantity"),
+        ({"items": [{"order_product_id": 0, "quantity": 1}]}, "order_product_id"),
+        ({"items": [{"order_product_id": 1, "quantity": 1},
+                    {"order_product_id": 1, "quantity": 2}]}, "appears twice"),
+        ({"items": [{"product_id": 1, "quantity": 1}]}, "product_id"),
+        ({"comments": "x" * 65_536}, "comments"),
+    ],
+)
+async def test_create_shipment_bad_input_sends_nothing(
+    client: B2BClient, kwargs: dict[str, Any], named: str
+) -> None:
+    with aioresponses() as m:
+        with pytest.raises(InvalidArgumentError) as info:
+            await client.v2.orders.create_shipment(101, **kwargs)
+        assert not m.requests
+    assert named in str(info.value)
+
+
+@pytest.mark.parametrize("provider", ["carrier_123", "ups", "usps", "fedex", "auspost", ""])
+async def test_create_shipment_accepts_spec_providers_and_third_party_carriers(
+    client: B2BClient, provider: str
+) -> None:
+    with aioresponses() as m:
+        m.post(u("/orders/101/shipments"), status=201, payload=SHIPMENT)
+        await client.v2.orders.create_shipment(
+            101, order_address_id=7, items=[{"order_product_id": 1, "quantity": 1}],
+            tracking_number="x" * 50, shipping_provider=provider,
+        )
+        _, _, kwargs = only_request(m)
+    body = body_of(kwargs)
+    assert body["shipping_provider"] == provider and len(body["tracking_number"]) == 50
+
+
+async def test_create_shipment_502_is_not_retried(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.post(u("/orders/101/shipments"), status=502, payload=[{"status": 502,
+                                                                 "message": "Bad gateway"}])
+        m.post(u("/orders/101/shipments"), status=201, payload=SHIPMENT)
+        with pytest.raises(ServerError, match="Bad gateway"):
+            await client.v2.orders.create_shipment(
+                101, order_address_id=7, items=[{"order_product_id": 1, "quantity": 1}])
+        assert len(requests_to(m, "POST", u("/orders/101/shipments"))) == 1
+
+
+async def test_create_shipment_429_is_retried(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.post(u("/orders/101/shipments"), status=429, payload=[{"status": 429,
+                                                                 "message": "slow down"}])
+        m.post(u("/orders/101/shipments"), status=201, payload=SHIPMENT)
+        shipment = await client.v2.orders.create_shipment(
+            101, order_address_id=7, items=[{"order_product_id": 1, "quantity": 1}])
+        assert len(requests_to(m, "POST", u("/orders/101/shipments"))) == 2
+    assert shipment.id == 33
+
+
+# --- apply_update -------------------------------------------------------------------------
+
+
+async def test_apply_update_status_only(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=SHIPPED_ORDER)
+        result = await client.v2.orders.apply_update(101, status_id=2)
+        method, url, kwargs = only_request(m)
+    assert (method, url) == ("PUT", u("/orders/101"))
+    assert_v2_headers(kwargs, body=True)
+    assert body_of(kwargs) == {"status_id": 2}
+    assert isinstance(result, OrderUpdateResult)
+    assert result.fields_updated == ["status_id"]
+    assert result.order_id == 101 and result.status_id == 2 and result.status == "Shipped"
+    assert result.order is not None and result.order.id == 101
+    assert result.shipment is None
+    assert result.message == "Order 101 updated successfully"
+
+
+async def test_apply_update_status_label_when_the_response_has_no_name(
+    client: B2BClient,
+) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload={"id": 101, "status_id": 3})
+        result = await client.v2.orders.apply_update(101, status_id=3)
+    assert result.status == "Partially Shipped"
+
+
+async def test_apply_update_staff_notes(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload={**ORDER, "staff_notes": "VIP customer"})
+        result = await client.v2.orders.apply_update(
+            101, staff_notes="VIP customer - High priority", customer_message="Thanks!")
+        _, _, kwargs = only_request(m)
+    assert body_of(kwargs) == {"staff_notes": "VIP customer - High priority",
+                               "customer_message": "Thanks!"}
+    assert result.fields_updated == ["staff_notes", "customer_message"]
+
+
+async def test_apply_update_status_and_tracking_creates_the_shipment_first(
+    client: B2BClient,
+) -> None:
+    with aioresponses() as m:
+        log = Log(m)
+        log.get(page("/orders/101/shipments"), "GET shipments", status=204)
+        log.get(page("/orders/101/shipping_addresses"), "GET addresses", payload=ADDRESSES)
+        log.get(page("/orders/101/products"), "GET products", payload=PRODUCTS)
+        log.post(u("/orders/101/shipments"), "POST shipment", status=201, payload=SHIPMENT)
+        log.put(u("/orders/101"), "PUT order", payload=SHIPPED_ORDER)
+        result = await client.v2.orders.apply_update(
+            101, status_id=2, tracking_number=TRACKING, shipping_provider="ups",
+            tracking_carrier="UPS",
+        )
+        post = requests_to(m, "POST", u("/orders/101/shipments"))
+        put = requests_to(m, "PUT", u("/orders/101"))
+    # the customer's "Shipped" email must carry tracking: the shipment exists before the PUT
+    assert log.seen == ["GET shipments", "GET addresses", "GET products", "POST shipment",
+                        "PUT order"]
+    assert log.seen.index("POST shipment") < log.seen.index("PUT order")
+    assert body_of(post[0]) == {"order_address_id": 7, "items": DEFAULT_ITEMS,
+                                "tracking_number": TRACKING, "shipping_provider": "ups",
+                                "tracking_carrier": "UPS"}
+    assert_v2_headers(post[0], body=True)
+    assert body_of(put[0]) == {"status_id": 2}
+    assert result.fields_updated == ["status_id", "shipment_created"]
+    assert result.shipment is not None and result.shipment.id == 33
+    assert result.status == "Shipped" and result.status_id == 2
+
+
+async def test_apply_update_tracking_only_reads_the_order_back(client: B2BClient) -> None:
+    with aioresponses() as m:
+        log = Log(m)
+        log.get(page("/orders/101/shipments"), "GET shipments", status=204)
+        log.get(page("/orders/101/shipping_addresses"), "GET addresses", payload=ADDRESSES)
+        log.get(page("/orders/101/products"), "GET products", payload=PRODUCTS)
+        log.post(u("/orders/101/shipments"), "POST shipment", status=201, payload=SHIPMENT)
+        log.get(u("/orders/101"), "GET order", payload=ORDER)
+        result = await client.v2.orders.apply_update(101, tracking_number=TRACKING)
+        assert not requests_to(m, "PUT", u("/orders/101"))
+    assert log.seen[-2:] == ["POST shipment", "GET order"]
+    assert result.fields_updated == ["shipment_created"]
+    assert result.status_id == 11 and result.status == "Awaiting Fulfillment"
+
+
+async def test_apply_update_billing_flat_names(client: B2BClient) -> None:
+    billing = {"first_name": "Juan", "last_name": "Perez", "street": "Calle Nueva 456",
+               "city": "Madrid", "zip": "28002", "country": "Spain"}
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=ORDER)
+        result = await client.v2.orders.apply_update(101, billing=billing)
+        _, _, kwargs = only_request(m)
+    assert body_of(kwargs) == {"billing_address": {
+        "first_name": "Juan", "last_name": "Perez", "street_1": "Calle Nueva 456",
+        "city": "Madrid", "zip": "28002", "country": "Spain"}}
+    assert result.fields_updated == ["billing_address"]
+
+
+async def test_apply_update_billing_prefixed_names_and_street2(client: B2BClient) -> None:
+    billing = {"billing_street": "1 Main", "billing_street2": "Apt 2", "billing_email": "a@b.c",
+               "billing_phone": None}
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=ORDER)
+        await client.v2.orders.apply_update(101, status_id=11, billing=billing)
+        _, _, kwargs = only_request(m)
+    assert body_of(kwargs) == {"status_id": 11, "billing_address": {
+        "street_1": "1 Main", "street_2": "Apt 2", "email": "a@b.c"}}
+
+
+async def test_apply_update_tracking_without_shipping_address_changes_nothing(
+    client: B2BClient,
+) -> None:
+    with aioresponses() as m:
+        m.get(page("/orders/101/shipments"), status=204)
+        m.get(page("/orders/101/shipping_addresses"), status=204)
+        m.post(u("/orders/101/shipments"), status=201, payload=SHIPMENT)
+        m.put(u("/orders/101"), payload=SHIPPED_ORDER)
+        with pytest.raises(InvalidArgumentError, match="no shipping address"):
+            await client.v2.orders.apply_update(101, status_id=2, tracking_number=TRACKING)
+        methods = [method for method, _, _ in all_requests(m)]
+    assert "POST" not in methods and "PUT" not in methods
+
+
+async def test_apply_update_rerun_reuses_the_existing_shipment(client: B2BClient) -> None:
+    other = {**SHIPMENT, "id": 30, "tracking_number": "OTHER"}
+    with aioresponses() as m:
+        log = Log(m)
+        log.get(page("/orders/101/shipments"), "GET shipments", payload=[other, SHIPMENT])
+        log.post(u("/orders/101/shipments"), "POST shipment", status=201, payload=SHIPMENT)
+        log.put(u("/orders/101"), "PUT order", payload=SHIPPED_ORDER)
+        result = await client.v2.orders.apply_update(
+            101, status_id=2, tracking_number=TRACKING, shipping_provider="ups")
+        assert not requests_to(m, "POST", u("/orders/101/shipments"))
+    assert log.seen == ["GET shipments", "PUT order"]
+    assert result.fields_updated == ["status_id"]
+    assert "shipment_created" not in result.fields_updated
+    assert result.shipment is not None and result.shipment.id == 33
+
+
+def _mock_apply_until_post(log: Log, post: dict[str, Any]) -> None:
+    log.get(page("/orders/101/shipments"), "GET shipments", status=204)
+    log.get(page("/orders/101/shipping_addresses"), "GET addresses", payload=ADDRESSES)
+    log.get(page("/orders/101/products"), "GET products", payload=PRODUCTS)
+    log.post(u("/orders/101/shipments"), "POST shipment", **post)
+
+
+AMBIGUOUS_POSTS: list[Any] = [
+    pytest.param({"status": 502, "payload": [{"status": 502, "message": "Bad gateway"}]},
+                 ServerError, id="502"),
+    pytest.param({"status": 500, "body": "oops"}, ServerError, id="500"),
+    pytest.param({"exception": aiohttp.ServerDisconnectedError()}, APIConnectionError,
+                 id="disconnected"),
+    pytest.param({"exception": TimeoutError()}, APIConnectionError, id="timeout"),
+]
+
+
+@pytest.mark.parametrize(("post", "error"), AMBIGUOUS_POSTS)
+async def test_apply_update_ambiguous_post_found_on_check(
+    client: B2BClient, post: dict[str, Any], error: type[Exception]
+) -> None:
+    with aioresponses() as m:
+        log = Log(m)
+        _mock_apply_until_post(log, post)
+        log.get(page("/orders/101/shipments"), "GET shipments again", payload=[SHIPMENT])
+        log.put(u("/orders/101"), "PUT order", payload=SHIPPED_ORDER)
+        result = await client.v2.orders.apply_update(101, status_id=2, tracking_number=TRACKING)
+        posts = requests_to(m, "POST", u("/orders/101/shipments"))
+    assert len(posts) == 1  # the POST may have landed: never sent twice
+    assert log.seen == ["GET shipments", "GET addresses", "GET products", "POST shipment",
+                        "GET shipments again", "PUT order"]
+    assert result.fields_updated == ["status_id", "shipment_created"]
+    assert result.shipment is not None and result.shipment.id == 33
+
+
+@pytest.mark.parametrize(("post", "error"), AMBIGUOUS_POSTS)
+async def test_apply_update_ambiguous_post_not_found_raises_the_original_error(
+    client: B2BClient, post: dict[str, Any], error: type[Exception]
+) -> None:
+    with aioresponses() as m:
+        log = Log(m)
+        _mock_apply_until_post(log, post)
+        log.get(page("/orders/101/shipments"), "GET shipments again",
+                payload=[{**SHIPMENT, "tracking_number": "SOMETHING-ELSE"}])
+        log.post(u("/orders/101/shipments"), "POST shipment twice", status=201,
+                 payload=SHIPMENT)
+        log.put(u("/orders/101"), "PUT order", payload=SHIPPED_ORDER)
+        with pytest.raises(error) as info:
+            await client.v2.orders.apply_update(101, status_id=2, tracking_number=TRACKING)
+        posts = requests_to(m, "POST", u("/orders/101/shipments"))
+    assert len(posts) == 1
+    assert log.seen == ["GET shipments", "GET addresses", "GET products", "POST shipment",
+                        "GET shipments again"]
+    assert "POST" in str(info.value)  # the POST's error, not the check's
+
+
+async def test_apply_update_failed_check_still_raises_the_post_error(
+    client: B2BClient,
+) -> None:
+    with aioresponses() as m:
+        log = Log(m)
+        _mock_apply_until_post(log, {"status": 502, "payload": [{"status": 502,
+                                                                 "message": "Bad gateway"}]})
+        # the check fails too (each GET is tried 3 times with max_retries=2)
+        for _ in range(3):
+            log.get(page("/orders/101/shipments"), "GET shipments again", status=503)
+        with pytest.raises(ServerError) as info:
+            await client.v2.orders.apply_update(101, status_id=2, tracking_number=TRACKING)
+        assert len(requests_to(m, "POST", u("/orders/101/shipments"))) == 1
+        assert not requests_to(m, "PUT", u("/orders/101"))
+    err = info.value
+    assert err.status == 502 and err.method == "POST"
+    assert any("503" in note for note in getattr(err, "__notes__", []))
+
+
+async def test_apply_update_post_refused_before_sending_is_not_checked(
+    client: B2BClient,
+) -> None:
+    # A 4xx (not 429) certainly did not create anything: raised as is, no look-up.
+    with aioresponses() as m:
+        log = Log(m)
+        _mock_apply_until_post(log, {"status": 422, "payload": [
+            {"status": 422, "message": "The quantity specified is greater than remaining"}]})
+        with pytest.raises(UnprocessableEntityError, match="greater than remaining"):
+            await client.v2.orders.apply_update(101, status_id=2, tracking_number=TRACKING)
+    assert log.seen == ["GET shipments", "GET addresses", "GET products", "POST shipment"]
+
+
+BAD_APPLY: list[tuple[dict[str, Any], str]] = [
+    ({}, "nothing to update"),
+    ({"billing": {"first_name": None}}, "nothing to update"),
+    ({"shipping_provider": "ups"}, "tracking_number"),
+    ({"tracking_carrier": "UPS"}, "tracking_number"),
+    ({"status_id": 2, "shipping_provider": "ups"}, "tracking_number"),
+    ({"status_id": 15}, "status_id"),
+    ({"status_id": True}, "status_id"),
+    ({"staff_notes": "x" * 65_536}, "staff_notes"),
+    ({"tracking_number": "x" * 51}, "tracking_number"),
+    ({"tracking_number": "   "}, "tracking_number"),
+    ({"tracking_number": TRACKING, "shipping_provider": "dhl"}, "shipping_provider"),
+    ({"billing": {"street": "a", "street_1": "b"}}, "street"),
+    ({"billing": {"colour": "red"}}, "colour"),
+    ({"billing": {"zip": "1"}}, "zip"),
+    ({"billing": "Calle Nueva 456"}, "billing"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "named"), BAD_APPLY)
+async def test_apply_update_bad_input_sends_nothing(
+    client: B2BClient, kwargs: dict[str, Any], named: str
+) -> None:
+    with aioresponses() as m:
+        with pytest.raises(InvalidArgumentError) as info:
+            await client.v2.orders.apply_update(101, **kwargs)
+        assert not m.requests
+    assert named in str(info.value)
+
+
+# --- apply_update_many ---------------------------------------------------------------------
+
+ORDER_PUT = re.compile(re.escape(V2) + r"/orders/(\d+)$")
+MISSING = {7, 14, 21, 28, 35}
+
+
+def _put_callback(url: URL, **kwargs: Any) -> CallbackResult:
+    oid = int(url.path.rsplit("/", 1)[1])
+    if oid in MISSING:
+        return CallbackResult(status=404, payload=V2_404)
+    sent = json.loads(kwargs["data"])
+    return CallbackResult(payload={**ORDER, "id": oid, "status_id": sent["status_id"],
+                                   "status": OrderStatus(sent["status_id"]).label})
+
+
+async def test_apply_update_many_45_succeed_5_not_found(client: B2BClient) -> None:
+    ids = list(range(50, 0, -1))  # input order is not id order
+    updates = {oid: {"status_id": 10} for oid in ids}
+    progress: list[tuple[int, int]] = []
+    with aioresponses() as m:
+        m.put(ORDER_PUT, callback=_put_callback, repeat=True)
+        result = await client.v2.orders.apply_update_many(
+            updates, concurrency=4, progress=lambda d, t: progress.append((d, t)))
+        puts = all_requests(m)
+    assert len(puts) == 50 and {method for method, _, _ in puts} == {"PUT"}
+    assert all(body_of(kw) == {"status_id": 10} for _, _, kw in puts)
+    assert len(result) == 50 and not result.ok
+    assert len(result.succeeded) == 45 and set(result.failed) == MISSING
+    assert all(isinstance(e, NotFoundError) for e in result.failed.values())
+    assert all("The requested resource was not found." in str(e)
+               for e in result.failed.values())
+    assert [oid for oid, _ in result] == ids
+    for oid, value in result:
+        if oid in MISSING:
+            assert isinstance(value, NotFoundError)
+        else:
+            assert isinstance(value, OrderUpdateResult)
+            assert value.order_id == oid and value.status == "Completed"
+            assert value.fields_updated == ["status_id"]
+    assert progress[-1] == (50, 50) and len(progress) == 50
+
+
+async def test_apply_update_many_reports_every_bad_item_before_any_request(
+    client: B2BClient,
+) -> None:
+    updates: dict[Any, Any] = {
+        101: {"status_id": 99},
+        -102: {"status_id": 1},
+        103: {},
+        104: {"colour": "red"},
+        105: {"shipping_provider": "ups"},
+        106: {"status_id": 2},                       # fine
+        107: {"staff_notes": "x" * 65_536},
+        108: "status_id=2",
+        109: {"priority": "interactive", "status_id": 2},
+    }
+    with aioresponses() as m:
+        with pytest.raises(InvalidArgumentError) as info:
+            await client.v2.orders.apply_update_many(updates)
+        assert not m.requests
+    text = str(info.value)
+    assert "8 invalid item(s)" in text
+    for oid in (101, -102, 103, 104, 105, 107, 108, 109):
+        assert f"{oid}: " in text
+    assert "106" not in text
+
+
+async def test_apply_update_many_runs_tracking_updates_too(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(page("/orders/101/shipments"), status=204)
+        m.get(page("/orders/101/shipping_addresses"), payload=ADDRESSES)
+        m.get(page("/orders/101/products"), payload=PRODUCTS)
+        m.post(u("/orders/101/shipments"), status=201, payload=SHIPMENT)
+        m.put(u("/orders/101"), payload=SHIPPED_ORDER)
+        m.put(u("/orders/102"), payload={**ORDER, "id": 102, "staff_notes": "n"})
+        result = await client.v2.orders.apply_update_many({
+            101: {"status_id": 2, "tracking_number": TRACKING},
+            102: {"staff_notes": "n"},
+        })
+    assert result.ok and len(result) == 2
+    assert result.succeeded[101].fields_updated == ["status_id", "shipment_created"]
+    assert result.succeeded[102].fields_updated == ["staff_notes"]
+
+
+@pytest.mark.parametrize("bad", [0, 257, True, "8"])
+async def test_apply_update_many_bad_concurrency(client: B2BClient, bad: Any) -> None:
+    with aioresponses() as m:
+        with pytest.raises(InvalidArgumentError, match="concurrency"):
+            await client.v2.orders.apply_update_many({1: {"status_id": 2}}, concurrency=bad)
+        assert not m.requests
+
+
+async def test_apply_update_many_counts_more_than_20_bad_items(client: B2BClient) -> None:
+    with aioresponses() as m:
+        with pytest.raises(InvalidArgumentError) as info:
+            await client.v2.orders.apply_update_many({i: {"status_id": 99} for i in range(1, 26)})
+        assert not m.requests
+    assert "25 invalid item(s)" in str(info.value) and "(+5 more)" in str(info.value)
