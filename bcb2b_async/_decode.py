@@ -39,18 +39,33 @@ def decode(
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as err:
+        # msgspec stops at the first mismatch, before it would notice the body is cut
+        # short: only valid JSON of the wrong shape is "not malformed" (not worth a retry).
+        if _is_json(body):
+            raise DecodeError(
+                f"response does not match the expected shape: {err}",
+                method=method,
+                url=url,
+                status=status,
+                body=body,
+                malformed=False,
+            ) from err
         raise DecodeError(
-            f"response does not match the expected shape: {err}",
-            method=method,
-            url=url,
-            status=status,
+            f"response is not valid JSON ({err})", method=method, url=url, status=status,
             body=body,
-            malformed=False,
         ) from err
     except (msgspec.DecodeError, RecursionError, ValueError) as err:
         raise DecodeError(
             f"response is not valid JSON: {err}", method=method, url=url, status=status, body=body
         ) from err
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return False
+    return True
 
 
 def one(value: T | list[T], *, method: str, url: str, status: int, body: bytes) -> T:

@@ -41,9 +41,9 @@ def unix_seconds(name: str, value: object) -> int | None:
                 f"{name} must be timezone-aware (a naive datetime is ambiguous); "
                 "use datetime(..., tzinfo=timezone.utc)"
             )
-        ts = value.timestamp()
-        return math.floor(ts)
-    if isinstance(value, bool) or not isinstance(value, int):
+        # The same range as for ints: a date before 1970 is not Unix seconds the API takes.
+        value = math.floor(value.timestamp())
+    elif isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(
             f"{name} must be int Unix seconds or an aware datetime, got {type(value).__name__}"
         )

@@ -49,8 +49,8 @@ def _decode_embedded_list(raw: Any, item_type: type[Any]) -> list[Any]:
             raw = msgspec.json.decode(raw)
         except msgspec.DecodeError:
             return []
-    if isinstance(raw, dict):
-        raw = [raw]
+    if isinstance(raw, dict | item_type):
+        raw = [raw]  # a single object (decoded, or still a dict from a JSON string)
     if not isinstance(raw, list):
         return []
     out: list[Any] = []
