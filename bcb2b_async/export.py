@@ -373,7 +373,11 @@ async def _walk_slices(
         except BaseExceptionGroup as group_err:
             raise group_err.exceptions[0] from None
         finally:
-            await queue.put(None)
+            # Wake the consumer with the end marker, unless it is gone (it cancelled us on
+            # close): waiting for room in a full queue nobody reads would hang forever.
+            task = asyncio.current_task()
+            if task is None or not task.cancelling():
+                await queue.put(None)
 
     runner = asyncio.ensure_future(run_all())
     try:
