@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Iterable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Hashable,
+    Iterable,
+    Iterator,
+)
+from typing import Any, Generic, TypeVar
 
 from .errors import BigCommerceError, InvalidArgumentError
 
-__all__ = ["BatchResult", "run_batch", "stream_batch"]
+__all__ = ["BatchResult", "fan_in", "run_batch", "stream_batch"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -158,23 +166,48 @@ async def stream_batch(
     Memory holds at most ``concurrency`` items in flight plus ``concurrency`` finished ones
     waiting to be consumed. Closing or cancelling the consumer cancels the workers.
     """
-    queue: asyncio.Queue[tuple[K, V | BigCommerceError] | None] = asyncio.Queue(concurrency)
     feed = iter(keys)  # shared by the workers; next() never awaits, so this is safe
 
-    async def worker() -> None:
+    async def worker(put: Callable[[tuple[K, V | BigCommerceError]], Awaitable[None]]) -> None:
         for key in feed:
             value: V | BigCommerceError
             try:
                 value = await call(key)
             except BigCommerceError as err:
                 value = err
-            await queue.put((key, value))
+            await put((key, value))
+
+    async with contextlib.aclosing(fan_in(worker, workers=concurrency,
+                                          buffer=concurrency)) as items:
+        async for item in items:
+            yield item
+
+
+T = TypeVar("T")
+
+
+async def fan_in(
+    worker: Callable[[Callable[[T], Awaitable[None]]], Coroutine[Any, Any, None]],
+    *,
+    workers: int,
+    buffer: int,
+) -> AsyncGenerator[T, None]:
+    """Run ``workers`` copies of ``worker(put)`` and yield what they ``put``, as it comes.
+
+    At most ``buffer`` items wait to be consumed. A worker's exception ends the stream
+    and is raised to the consumer; closing or cancelling the consumer cancels the workers
+    and leaves no task behind.
+    """
+    queue: asyncio.Queue[tuple[T] | None] = asyncio.Queue(buffer)
+
+    async def put(item: T) -> None:
+        await queue.put((item,))
 
     async def run_all() -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(concurrency):
-                    group.create_task(worker())
+                for _ in range(workers):
+                    group.create_task(worker(put))
         except BaseExceptionGroup as group_err:
             raise group_err.exceptions[0] from None
         finally:
@@ -188,10 +221,10 @@ async def stream_batch(
     runner = asyncio.ensure_future(run_all())
     try:
         while True:
-            item = await queue.get()
-            if item is None:
+            got = await queue.get()
+            if got is None:
                 break
-            yield item
+            yield got[0]
         await runner
     finally:
         if not runner.done():

@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ._batch import fan_in
 from ._client import B2BClient
 from ._config import Priority
 from ._decode import envelope_decoder
@@ -357,40 +358,17 @@ async def _walk_slices(
             yield order
         return
     slices = iter(_slices(lo, hi, concurrency * 4))
-    queue: asyncio.Queue[Order | None] = asyncio.Queue(PAGE_SIZE * concurrency)
 
-    async def worker() -> None:
+    async def worker(put: Callable[[Order], Awaitable[None]]) -> None:
         for s_lo, s_hi in slices:
             async for order in _keyset_walk(client, "createdAt", s_lo, s_hi, base, semantics,
                                              priority=priority):
-                await queue.put(order)
+                await put(order)
 
-    async def run_all() -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(concurrency):
-                    group.create_task(worker())
-        except BaseExceptionGroup as group_err:
-            raise group_err.exceptions[0] from None
-        finally:
-            # Wake the consumer with the end marker, unless it is gone (it cancelled us on
-            # close): waiting for room in a full queue nobody reads would hang forever.
-            task = asyncio.current_task()
-            if task is None or not task.cancelling():
-                await queue.put(None)
-
-    runner = asyncio.ensure_future(run_all())
-    try:
-        while True:
-            item = await queue.get()
-            if item is None:
-                break
-            yield item
-        await runner
-    finally:
-        if not runner.done():
-            runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+    async with contextlib.aclosing(fan_in(worker, workers=concurrency,
+                                          buffer=PAGE_SIZE * concurrency)) as orders:
+        async for order in orders:
+            yield order
 
 
 async def _enrich(
