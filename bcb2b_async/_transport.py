@@ -15,7 +15,7 @@ from typing import Protocol
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from .errors import APIConnectionError, APITimeoutError, BigCommerceError
+from .errors import APIConnectionError, APITimeoutError, BigCommerceError, BodyTooLargeError
 
 __all__ = ["RawResponse", "Transport"]
 
@@ -27,10 +27,6 @@ class RawResponse:
     status: int
     headers: Mapping[str, str]
     body: bytes
-
-
-class BodyTooLargeError(BigCommerceError):
-    """A response body exceeded the configured size cap."""
 
 
 class Transport:

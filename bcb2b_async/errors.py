@@ -16,6 +16,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BigCommerceError",
+    "BodyTooLargeError",
+    "ClientClosedError",
     "ConflictError",
     "DeadlineExceededError",
     "DecodeError",
@@ -26,7 +28,10 @@ __all__ = [
     "RateLimitError",
     "RequestTooLargeError",
     "ServerError",
+    "ServerWaitTooLongError",
+    "StateLockedError",
     "UnprocessableEntityError",
+    "WrongEventLoopError",
     "error_for_status",
 ]
 
@@ -82,6 +87,41 @@ class PaginationDriftError(BigCommerceError):
 
 class DeadlineExceededError(BigCommerceError, TimeoutError):
     """A call could not be sent (or retried) before its deadline; nothing was sent late."""
+
+
+class ServerWaitTooLongError(BigCommerceError):
+    """The server asked the client to wait longer than the retry policy allows.
+
+    Raised instead of sleeping when a 429's reset hint (or the rate headers of an earlier
+    response) asks for a wait over ``RetryPolicy.max_wait``, or one that would carry the call
+    past ``RetryPolicy.max_time``. ``requested`` is the wait the server asked for, in seconds;
+    ``allowed`` the longest wait the policy accepts.
+    """
+
+    def __init__(self, message: str, *, requested: float, allowed: float) -> None:
+        super().__init__(message)
+        self.requested = requested
+        self.allowed = allowed
+
+
+class ClientClosedError(BigCommerceError, RuntimeError):
+    """The client was used after ``aclose()`` (or after its ``async with`` block ended)."""
+
+
+class WrongEventLoopError(BigCommerceError, RuntimeError):
+    """The client was used from an event loop other than the one it first ran on.
+
+    A client (its connection pool and limiters) belongs to one event loop: create one client
+    per loop (per thread), or use it only from the loop that created its session.
+    """
+
+
+class StateLockedError(BigCommerceError):
+    """Another run holds the lock of this sync state file; only one run may use it at once."""
+
+
+class BodyTooLargeError(BigCommerceError):
+    """A response body exceeded the client's ``max_body_bytes`` cap; it was not read whole."""
 
 
 class APIConnectionError(BigCommerceError):
