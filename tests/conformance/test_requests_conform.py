@@ -14,6 +14,7 @@ silenced:
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from typing import Any
@@ -24,7 +25,7 @@ from aioresponses import CallbackResult, aioresponses
 
 from bcb2b_async import B2BClient, ExtraField, RetryPolicy
 
-from .spec import check_request, load
+from .spec import check_headers, check_request, load
 
 B2B_BASE = "https://api-b2b.bigcommerce.com"
 V2_BASE = "https://api.bigcommerce.com"
@@ -125,6 +126,7 @@ async def v2_calls(c: B2BClient) -> None:
     await o.create_shipment(101, order_address_id=7,
                             items=[{"order_product_id": 1, "quantity": 1}])
     await o.apply_update(101, status_id=2, billing={"first_name": "J", "zip": "28002"})
+    await o.apply_update(101, status_id=2, tracking_number="1Z-NEW", shipping_provider="ups")
 
 
 async def test_every_b2b_request_matches_the_spec() -> None:
@@ -141,14 +143,28 @@ async def test_every_b2b_request_matches_the_spec() -> None:
     assert templates == set(spec["paths"])
 
 
+#: Whether the pipeline takes per-call headers yet (``client.request(headers=...)``, being
+#: added by the pipeline's owner). Without it the Content-Type the V2 spec requires on
+#: ``GET /orders/{order_id}/products`` cannot be sent: that one gap is tolerated in the
+#: sweep below and tracked, strictly, by test_v2_products_get_sends_content_type.
+PIPELINE_TAKES_HEADERS = "headers" in inspect.signature(B2BClient.request).parameters
+_PRODUCTS_GET = re.compile(r"/orders/\d+/products(\?|$)")
+
+
 async def test_every_v2_request_matches_the_spec() -> None:
     reqs = await capture(v2_calls)
     methods_templates = set()
     for r in reqs:
         assert r["url"].startswith(V2_BASE + V2_PATH)
         assert r["headers"]["X-Auth-Token"] == "tok"
+        tolerate = frozenset()
+        if not PIPELINE_TAKES_HEADERS and r["method"] == "GET" and _PRODUCTS_GET.search(
+            r["url"]
+        ):
+            tolerate = frozenset({"Content-Type"})
         t = check_request("v2-orders.yml", V2_PATH, r["method"], r["url"], r["headers"],
-                          r["body"], query=r["params"] or None)
+                          r["body"], query=r["params"] or None,
+                          tolerate_missing_headers=tolerate)
         methods_templates.add((r["method"], t))
     assert methods_templates >= {
         ("GET", "/orders/{order_id}"), ("PUT", "/orders/{order_id}"),
@@ -157,20 +173,95 @@ async def test_every_v2_request_matches_the_spec() -> None:
     }
 
 
+B2B_HEADERS = {"X-Auth-Token": "t", "X-Store-Hash": "s", "Accept": "application/json"}
+V2_HEADERS = {"X-Auth-Token": "t", "Accept": "application/json",
+              "Content-Type": "application/json"}
+
+
+@pytest.mark.xfail(not PIPELINE_TAKES_HEADERS, strict=True,
+                   reason="client.request(headers=...) not in the pipeline yet")
+@pytest.mark.parametrize("call", ["products", "create_shipment", "apply_update"])
+async def test_v2_products_get_sends_content_type(call: str) -> None:
+    """issue 16.3: a validating mock of the official spec refuses GET /orders/{id}/products
+    without Content-Type, and create_shipment's defaults and apply_update's tracking use it."""
+
+    async def calls(c: B2BClient) -> None:
+        if call == "products":
+            await c.v2.orders.products(101)
+        elif call == "create_shipment":
+            await c.v2.orders.create_shipment(101)
+        else:
+            await c.v2.orders.apply_update(101, tracking_number="1Z-NEW")
+
+    reqs = await capture(calls)
+    gets = [r for r in reqs if r["method"] == "GET" and _PRODUCTS_GET.search(r["url"])]
+    assert gets
+    for r in gets:
+        check_request("v2-orders.yml", V2_PATH, r["method"], r["url"], r["headers"], None,
+                      query=r["params"] or None)
+        assert {k.lower(): v for k, v in r["headers"].items()}["content-type"] == (
+            "application/json")
+
+
 def test_the_checker_rejects_what_the_spec_forbids() -> None:
     """The checks can fail: a readOnly field, an undeclared parameter, a wrong enum."""
     with pytest.raises(jsonschema.ValidationError):
-        check_request("v2-orders.yml", V2_PATH, "PUT", V2_BASE + V2_PATH + "/orders/1", {},
-                      {"external_id": "x"})
+        check_request("v2-orders.yml", V2_PATH, "PUT", V2_BASE + V2_PATH + "/orders/1",
+                      V2_HEADERS, {"external_id": "x"})
     with pytest.raises(AssertionError):
-        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders", {},
-                      None, query=[("colour", "red")])
+        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders",
+                      B2B_HEADERS, None, query=[("colour", "red")])
     with pytest.raises(jsonschema.ValidationError):
-        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders", {},
-                      None, query=[("orderBy", "sideways")])
+        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders",
+                      B2B_HEADERS, None, query=[("orderBy", "sideways")])
     with pytest.raises(jsonschema.ValidationError):
-        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders", {},
-                      None, query=[("limit", "201")])
+        check_request("b2b-orders.yaml", B2B_PATH, "GET", B2B_BASE + B2B_PATH + "/orders",
+                      B2B_HEADERS, None, query=[("limit", "201")])
+
+
+@pytest.mark.parametrize(
+    ("spec", "base", "method", "path", "headers", "needle"),
+    [
+        # GET /orders/{id}/products declares Content-Type required (as the writes do).
+        ("v2-orders.yml", V2_PATH, "GET", "/orders/1/products",
+         {"X-Auth-Token": "t", "Accept": "application/json"}, "Content-Type"),
+        ("v2-orders.yml", V2_PATH, "PUT", "/orders/1",
+         {"X-Auth-Token": "t", "Content-Type": "application/json"}, "Accept"),
+        ("v2-orders.yml", V2_PATH, "GET", "/orders/1",
+         {"Accept": "application/json"}, "X-Auth-Token"),
+        # The B2B spec's security names both API-key headers (one under a typo'd name).
+        ("b2b-orders.yaml", B2B_PATH, "GET", "/orders/1",
+         {"X-Auth-Token": "t"}, "X-Store-Hash"),
+        ("b2b-orders.yaml", B2B_PATH, "GET", "/orders/1",
+         {"X-Store-Hash": "s"}, "X-Auth-Token"),
+    ],
+)
+def test_the_checker_requires_declared_headers(
+    spec: str, base: str, method: str, path: str, headers: dict[str, str], needle: str
+) -> None:
+    host = V2_BASE if base == V2_PATH else B2B_BASE
+    body = {"status_id": 1} if method == "PUT" else None
+    with pytest.raises(AssertionError, match=needle):
+        check_request(spec, base, method, host + base + path, headers, body)
+
+
+def test_the_checker_validates_header_values() -> None:
+    """A header sent must fit its declared schema (enum, pattern, type)."""
+    spec = load("v2-orders.yml")
+    op: dict[str, Any] = {"security": []}
+    params = [
+        {"in": "header", "name": "Accept", "required": True,
+         "schema": {"type": "string", "enum": ["application/json"]}},
+        {"in": "header", "name": "X-Id", "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+        {"in": "header", "name": "X-Count", "schema": {"type": "integer"}},
+    ]
+    check_headers(spec, op, params, {"accept": "application/json", "X-Id": "12",
+                                     "X-Count": "3"}, "T")
+    for bad, needle in (({"Accept": "text/html"}, "Accept"),
+                        ({"Accept": "application/json", "X-Id": "a1"}, "X-Id"),
+                        ({"Accept": "application/json", "X-Count": "x"}, "integer")):
+        with pytest.raises(AssertionError, match=needle):
+            check_headers(spec, op, params, bad, "T")
 
 
 # -- documented deviations of the specs ----------------------------------------------------
