@@ -122,6 +122,8 @@ async def run_batch(
     done = 0
     feed = iter(keys)
     first_error: list[BigCommerceError] = []
+    if not keys:
+        return result
 
     async def worker() -> None:
         nonlocal done
@@ -140,18 +142,18 @@ async def run_batch(
                 with contextlib.suppress(Exception):
                     progress(done, total)
 
-    workers = min(concurrency, total)
+    async def supervised(put: Callable[[None], Awaitable[None]]) -> None:
+        await worker()
+
     try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(workers):
-                group.create_task(worker())
-    except BaseExceptionGroup as group_err:
-        if first_error:
-            err = first_error[0]
+        async with contextlib.aclosing(fan_in(supervised, workers=min(concurrency, total),
+                                              buffer=1)) as finished:
+            async for _ in finished:
+                pass  # the workers put nothing: this waits for them all, or the first error
+    except BigCommerceError as err:
+        if first_error and err is first_error[0]:
             err.batch_result = result  # type: ignore[attr-defined]
-            raise err from None
-        # A bug or a cancellation: surface the first underlying exception as is.
-        raise group_err.exceptions[0] from None
+        raise
     return result
 
 
@@ -194,39 +196,55 @@ async def fan_in(
 ) -> AsyncGenerator[T, None]:
     """Run ``workers`` copies of ``worker(put)`` and yield what they ``put``, as it comes.
 
-    At most ``buffer`` items wait to be consumed. A worker's exception ends the stream
-    and is raised to the consumer; closing or cancelling the consumer cancels the workers
-    and leaves no task behind.
+    At most ``buffer`` items wait to be consumed. The first exception of a worker cancels
+    the others at once and is raised to the consumer, as it is, at its next step (items
+    still waiting are dropped: the walk failed). Closing or cancelling the consumer
+    cancels the workers. Either way no task is left behind.
+
+    The workers are plain tasks watched through done-callbacks, not a task group: a task
+    group's abort leaves the consumer's task counted as "cancelling" on Python 3.11 and
+    3.12 (not on 3.13), and nothing here reads ``Task.cancelling()``.
     """
-    queue: asyncio.Queue[tuple[T] | None] = asyncio.Queue(buffer)
+    # One unbounded queue of events (an item, or a worker that ended): a done-callback can
+    # always post without waiting. ``room`` bounds the items waiting to be consumed.
+    events: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()
+    room = asyncio.Semaphore(max(1, buffer))
+    failure: list[BaseException] = []
+    tasks: list[asyncio.Future[None]] = []
 
     async def put(item: T) -> None:
-        await queue.put((item,))
+        await room.acquire()
+        events.put_nowait((True, item))
 
-    async def run_all() -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(worker(put))
-        except BaseExceptionGroup as group_err:
-            raise group_err.exceptions[0] from None
-        finally:
-            # Wake the consumer with the end marker, unless it is gone: it cancelled us on
-            # close, nobody reads the queue any more, and waiting for room in a full queue
-            # would hang its close forever.
-            task = asyncio.current_task()
-            if task is None or not task.cancelling():
-                await queue.put(None)
+    def ended(task: asyncio.Future[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None and not failure:
+            failure.append(error)
+            for other in tasks:
+                other.cancel()  # stop the other walks now: no request after a failure
+        events.put_nowait((False, task))
 
-    runner = asyncio.ensure_future(run_all())
+    for _ in range(workers):
+        task = asyncio.ensure_future(worker(put))
+        task.add_done_callback(ended)
+        tasks.append(task)
+    running = len(tasks)
     try:
-        while True:
-            got = await queue.get()
-            if got is None:
-                break
-            yield got[0]
-        await runner
+        while running:
+            is_item, value = await events.get()
+            if failure:
+                raise failure[0]
+            if is_item:
+                room.release()
+                yield value
+            else:
+                running -= 1
+                if value.cancelled():
+                    # Cancelled by someone else than us (we only cancel on failure or
+                    # close): the walk is incomplete, so this must not end it quietly.
+                    raise asyncio.CancelledError()
     finally:
-        if not runner.done():
-            runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
