@@ -244,7 +244,7 @@ async def fan_in(
                     # close): the walk is incomplete, so this must not end it quietly.
                     raise asyncio.CancelledError()
     finally:
-        for task in tasks:
-            task.cancel()
+        for pending in tasks:
+            pending.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
