@@ -4,14 +4,19 @@ The walk is the same for both APIs; only how a page is addressed differs, and th
 in the ``fetch(index)`` callable a resource hands in. Once the first page has revealed the
 total, up to ``concurrency`` later pages are requested at once (each through the limiter)
 and yielded strictly in order; memory holds at most that window of pages.
+
+A page that fails (a 403, a 5xx after its retries) ends the walk with that typed error once
+the pages before it have been yielded; the prefetched pages are cancelled and awaited, so no
+task outlives the walk, whether it fails, is closed early or is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 from .errors import BigCommerceError, PaginationDriftError
@@ -85,15 +90,19 @@ class AsyncPaginator(Generic[T]):
         return self._items()
 
     async def _items(self) -> AsyncIterator[T]:
-        async for page in self.pages():
-            for item in page.items:
-                yield item
+        # Closing this iterator (a ``break``) closes the page walk at once, which cancels
+        # its prefetched pages; without it they would run until garbage collection.
+        async with contextlib.aclosing(self._walk()) as pages:
+            async for page in pages:
+                for item in page.items:
+                    yield item
 
     async def to_list(self) -> list[T]:
         """Walk every page and return all items in order."""
         out: list[T] = []
-        async for page in self.pages():
-            out.extend(page.items)
+        async with contextlib.aclosing(self._walk()) as pages:
+            async for page in pages:
+                out.extend(page.items)
         return out
 
     def pages(self) -> AsyncIterator[Page[T]]:
@@ -111,7 +120,7 @@ class AsyncPaginator(Generic[T]):
                 offset=page.offset,
             )
 
-    async def _walk(self) -> AsyncIterator[Page[T]]:
+    async def _walk(self) -> AsyncGenerator[Page[T], None]:
         size = self._page_size
         first = await self._fetch(0)
         total = first.total
@@ -142,7 +151,10 @@ class AsyncPaginator(Generic[T]):
                     next_index += 1
                 if not pending:
                     return
-                page = await pending.popleft()
+                # Awaited while still in ``pending``: if this fails or the walk is
+                # cancelled here, the ``finally`` below still cancels and awaits it.
+                page = await pending[0]
+                pending.popleft()
                 self._check_drift(total, page)
                 yield page
                 if is_last_page(offset=page.offset, count=len(page.items), limit=size,

@@ -8,6 +8,7 @@ import pytest
 
 from bcb2b_async import Page, PaginationDriftError
 from bcb2b_async._pagination import AsyncPaginator, is_last_page, page_count
+from bcb2b_async.errors import PermissionDeniedError
 
 
 @pytest.mark.parametrize(
@@ -120,3 +121,56 @@ async def test_break_closes_prefetch() -> None:
     await gen.aclose()
     assert src.in_flight == 0
     assert len(src.calls) <= 5
+
+
+class FailingSource(FakeSource):
+    """Page ``fail_at`` raises a typed error (a 403 or a 5xx after its retries)."""
+
+    def __init__(self, total: int, size: int, *, fail_at: int, delay: float = 0.0) -> None:
+        super().__init__(total, size, delay=delay)
+        self.fail_at = fail_at
+
+    async def fetch(self, index: int) -> Page[int]:
+        page = await super().fetch(index)
+        if index == self.fail_at:
+            raise PermissionDeniedError(status=403, method="GET", url="https://x.test/orders",
+                                        body=b'{"code":403}')
+        return page
+
+
+def other_tasks() -> set[asyncio.Task[object]]:
+    me = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t is not me}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("fail_at", [0, 1, 3, 7])
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_a_failing_page_ends_the_walk_with_its_error(fail_at: int, concurrency: int) -> None:
+    src = FailingSource(5000, 100, fail_at=fail_at, delay=0.01)
+    p = AsyncPaginator(src.fetch, page_size=100, concurrency=concurrency)
+    before = other_tasks()
+    seen: list[int] = []
+    with pytest.raises(PermissionDeniedError):
+        async with asyncio.timeout(5):
+            async for i in p:
+                seen.append(i)
+    # Every page before the failing one, in order, and nothing after it.
+    assert seen == list(range(fail_at * 100))
+    await asyncio.sleep(0)
+    assert other_tasks() == before
+    assert src.in_flight == 0
+
+
+@pytest.mark.timeout(10)
+async def test_breaking_out_of_items_closes_the_prefetch() -> None:
+    src = FakeSource(10_000, 100, delay=0.01)
+    p = AsyncPaginator(src.fetch, page_size=100, concurrency=4)
+    before = other_tasks()
+    it = aiter(p)
+    async for i in it:
+        if i == 150:
+            break
+    await it.aclose()  # type: ignore[attr-defined]
+    assert src.in_flight == 0
+    assert other_tasks() == before
