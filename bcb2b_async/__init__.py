@@ -7,6 +7,9 @@ order endpoints that change an order.
 ...         ...
 """
 
+from typing import TYPE_CHECKING, Any
+
+from ._batch import BatchResult
 from ._client import B2BClient, Deadline
 from ._config import Priority, RateLimit
 from ._pagination import AsyncPaginator
@@ -21,6 +24,8 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     BigCommerceError,
+    BodyTooLargeError,
+    ClientClosedError,
     ConflictError,
     DeadlineExceededError,
     DecodeError,
@@ -31,7 +36,10 @@ from .errors import (
     RateLimitError,
     RequestTooLargeError,
     ServerError,
+    ServerWaitTooLongError,
+    StateLockedError,
     UnprocessableEntityError,
+    WrongEventLoopError,
 )
 from .models.b2b_orders import (
     ExtraField,
@@ -55,6 +63,25 @@ from .models.v2_orders import (
     V2ShippingAddress,
 )
 
+if TYPE_CHECKING:
+    from .export import ExportedOrder, SyncState
+
+# The export module (and what it imports) loads on first use: a plain walk does not pay
+# for it at import time.
+_LAZY = {"ExportedOrder": "export", "SyncState": "export"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bcb2b_async' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "APIConnectionError",
     "APIStats",
@@ -64,13 +91,17 @@ __all__ = [
     "AuthenticationError",
     "B2BClient",
     "BadRequestError",
+    "BatchResult",
     "BigCommerceError",
+    "BodyTooLargeError",
+    "ClientClosedError",
     "ClientStats",
     "ConflictError",
     "Deadline",
     "DeadlineExceededError",
     "DecodeError",
     "Event",
+    "ExportedOrder",
     "ExtraField",
     "ExtraFieldConfig",
     "ExtraInfo",
@@ -97,13 +128,17 @@ __all__ = [
     "RequestTooLargeError",
     "RetryPolicy",
     "ServerError",
+    "ServerWaitTooLongError",
     "Shipment",
     "ShipmentItem",
+    "StateLockedError",
+    "SyncState",
     "UnprocessableEntityError",
     "V2BillingAddress",
     "V2Order",
     "V2OrderProduct",
     "V2ShippingAddress",
+    "WrongEventLoopError",
     "__version__",
     "parse_rate_headers",
 ]

@@ -1,21 +1,19 @@
-"""B2BClient: configuration, lifecycle, resource attributes, and the one request pipeline."""
+"""B2BClient: configuration, lifecycle and the resource attributes of one store.
+
+The client builds one :class:`~bcb2b_async._pipeline.Pipeline` (limiters, connection pool,
+retry policy, hooks, counters) and hands it to its resources; every call goes
+``resource method -> Pipeline.request -> Transport.send -> aiohttp``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
-import random
-import time
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import aiohttp
-import backoff
 import msgspec
 
 from ._config import (
@@ -27,90 +25,38 @@ from ._config import (
     RateLimit,
     validate_base_url,
 )
-from ._decode import decode
-from ._ratelimit import Limiter, LimiterBackend, Permit, parse_rate_headers
+from ._pipeline import Deadline, Pipeline, Secret, resolve_deadline  # noqa: F401 (compat)
+from ._ratelimit import Limiter, LimiterBackend
 from ._retry import RetryPolicy
-from ._stats import ClientStats, Event, Hooks
-from ._transport import RawResponse, Transport
+from ._stats import ClientStats, Hooks
+from ._transport import Transport
 from ._validate import int_range
 from ._validate import priority as check_priority
 from ._version import __version__
-from .errors import (
-    BigCommerceError,
-    DeadlineExceededError,
-    DecodeError,
-    InvalidArgumentError,
-    error_for_status,
-)
+from .errors import InvalidArgumentError
+from .resources.b2b_orders import B2BOrders
+from .resources.channels import Channels
+from .resources.v2_orders import V2
 
-__all__ = ["B2BClient", "Deadline"]
-
-log = logging.getLogger("bcb2b_async")
-
-#: ``deadline=`` accepts seconds from now (int/float) or an aware wall-clock ``datetime``.
-Deadline = float | int | datetime | None
+__all__ = ["ENV_VARS", "B2BClient", "Deadline"]
 
 USER_AGENT = f"bcb2b_async/{__version__} (+aiohttp/{aiohttp.__version__})"
 
-
-class _Secret:
-    """Holds the access token; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
+#: The environment variables :meth:`B2BClient.from_env` (and the ``bcb2b`` CLI) read.
+ENV_VARS = {
+    "store_hash": "BCB2B_STORE_HASH",
+    "access_token": "BCB2B_ACCESS_TOKEN",
+    "b2b_base_url": "BCB2B_B2B_URL",
+    "v2_base_url": "BCB2B_V2_URL",
+}
 
 
-@dataclass(slots=True)
-class _Call:
-    """The state of one logical call across its attempts."""
-
-    api: API
-    method: str
-    url: str
-    params: Sequence[tuple[str, str]] | None
-    body: bytes | None
-    decoder: msgspec.json.Decoder[Any] | None
-    priority: Priority
-    deadline: float | None
-    allow_empty: bool
-    attempt: int = 0
-    next_delay: float = 0.0
-    deadline_hit: bool = False
-    started: float = field(default_factory=time.monotonic)
-    _display: str | None = None
-
-    @property
-    def display_url(self) -> str:
-        """The URL with its query, for messages (built only when needed; no secrets)."""
-        if self._display is None:
-            self._display = f"{self.url}?{urlencode(self.params)}" if self.params else self.url
-        return self._display
-
-
-def resolve_deadline(deadline: Deadline) -> float | None:
-    """Turn ``deadline=`` (seconds from now, or an aware datetime) into a monotonic time."""
-    if deadline is None:
-        return None
-    now = time.monotonic()
-    if isinstance(deadline, datetime):
-        if deadline.tzinfo is None:
-            raise InvalidArgumentError("deadline must be timezone-aware")
-        return now + (deadline.timestamp() - time.time())
-    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
-        raise InvalidArgumentError("deadline must be seconds (a number) or an aware datetime")
-    if not math.isfinite(deadline):
-        raise InvalidArgumentError("deadline must be finite")
-    return now + float(deadline)
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+        math.isfinite(timeout) and timeout > 0
+    ):
+        raise InvalidArgumentError("timeout must be a positive number of seconds")
+    return float(timeout)
 
 
 class B2BClient:
@@ -163,10 +109,11 @@ class B2BClient:
             if rl is not None and not isinstance(rl, RateLimit):
                 raise InvalidArgumentError(f"{name} must be a RateLimit or None")
         int_range("max_retries", max_retries, 0, 100)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
-            math.isfinite(timeout) and timeout > 0
-        ):
-            raise InvalidArgumentError("timeout must be a positive number of seconds")
+        _check_timeout(timeout)
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise InvalidArgumentError("retry_policy must be a RetryPolicy")
+        if hooks is not None and not isinstance(hooks, Hooks):
+            raise InvalidArgumentError("hooks must be a Hooks")
         int_range("max_body_bytes", max_body_bytes, 1024)
         int_range("connection_limit", connection_limit, 1, 10_000)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
@@ -183,54 +130,108 @@ class B2BClient:
             max_body_bytes=max_body_bytes,
             connection_limit=connection_limit,
         )
-        self._token = _Secret(access_token)
-        self._hooks = hooks or Hooks()
-        self._policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        self._limiters: dict[API, LimiterBackend | None] = {
+        limiters: dict[API, LimiterBackend | None] = {
             "b2b": b2b_limiter
             or (Limiter(b2b_rate_limit, name="b2b") if b2b_rate_limit else None),
             "v2": v2_limiter or (Limiter(v2_rate_limit, name="v2") if v2_rate_limit else None),
         }
-        self._transport = Transport(
+        transport = Transport(
             session,
             timeout=float(timeout),
             max_body_bytes=max_body_bytes,
             connection_limit=connection_limit,
         )
-        self._headers: dict[API, dict[str, str]] = {
-            "b2b": {
-                "X-Auth-Token": access_token,
-                "X-Store-Hash": store_hash,
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            "v2": {
-                "X-Auth-Token": access_token,
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-        }
-        self.stats = ClientStats()
-        self._rng = random.Random()
-        # The retry loop: built once per client from its policy (see _retry.py).
-        self._send_with_retries = backoff.on_exception(
-            backoff.runtime,
-            BigCommerceError,
-            value=self._retry_wait,
-            giveup=self._giveup,
-            max_tries=None,
-            max_time=self._policy.max_time,
-            jitter=None,
-            on_backoff=self._on_backoff,
-            raise_on_giveup=True,
-            logger=None,
-        )(self._attempt)
+        self._owner = True
+        self._setup(Pipeline(
+            self._config,
+            Secret(access_token),
+            transport=transport,
+            limiters=limiters,
+            policy=retry_policy or RetryPolicy(max_retries=max_retries),
+            hooks=hooks or Hooks(),
+            stats=ClientStats(),
+            user_agent=USER_AGENT,
+        ))
 
-        from .resources.b2b_orders import B2BOrders
-        from .resources.v2_orders import V2
+    def _setup(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        #: Counters of requests, retries, 429s and limiter waits (shared by ``with_options``).
+        self.stats: ClientStats = pipeline.stats
+        #: B2B Edition orders: ``/api/v3/io/orders…``.
+        self.orders = B2BOrders(pipeline)
+        #: B2B Edition channels: ``/api/v3/io/channels`` (``channel_ids="all"`` uses it).
+        self.channels = Channels(pipeline)
+        #: V2 orders (``client.v2.orders``): products, shipping addresses, shipments, updates.
+        self.v2 = V2(pipeline)
 
-        self.orders = B2BOrders(self)
-        self.v2 = V2(self)
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> B2BClient:
+        """Build a client from ``BCB2B_STORE_HASH`` and ``BCB2B_ACCESS_TOKEN``.
+
+        ``BCB2B_B2B_URL`` and ``BCB2B_V2_URL`` override the API hosts (the sandbox uses
+        them). ``environ`` defaults to ``os.environ``; ``options`` are any other keyword
+        argument of the constructor. A missing variable raises
+        :class:`InvalidArgumentError` naming it.
+        """
+        env = os.environ if environ is None else environ
+        missing = [
+            ENV_VARS[key] for key in ("store_hash", "access_token")
+            if key not in options and not env.get(ENV_VARS[key], "").strip()
+        ]
+        if missing:
+            raise InvalidArgumentError(
+                f"missing environment variable(s): {', '.join(missing)} (B2BClient.from_env)"
+            )
+        kwargs: dict[str, Any] = {}
+        for key, var in ENV_VARS.items():
+            value = env.get(var, "").strip()
+            if value:
+                kwargs[key] = value
+        kwargs.update(options)
+        store_hash = kwargs.pop("store_hash")
+        access_token = kwargs.pop("access_token")
+        return cls(store_hash, access_token, **kwargs)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        priority: Priority | None = None,
+    ) -> B2BClient:
+        """A client for the same store with other per-call options.
+
+        The new client shares this one's connection pool, limiters, counters and hooks, so
+        its calls count against the same quota: ``await client.with_options(timeout=5,
+        max_retries=0).orders.get(123)``. ``timeout`` is seconds for one attempt,
+        ``max_retries`` replaces the retry count of the current policy (``retry_policy``
+        replaces the policy), ``priority`` the default priority. Closing the derived
+        client does nothing; close the client it came from.
+        """
+        policy = retry_policy
+        if policy is not None and not isinstance(policy, RetryPolicy):
+            raise InvalidArgumentError("retry_policy must be a RetryPolicy")
+        base = policy or self._pipeline.policy
+        if max_retries is not None:
+            int_range("max_retries", max_retries, 0, 100)
+            policy = RetryPolicy(
+                max_retries=max_retries, base_delay=base.base_delay, max_delay=base.max_delay,
+                max_wait=base.max_wait, max_time=base.max_time,
+            )
+        derived = object.__new__(B2BClient)
+        derived._config = self._config
+        derived._owner = False
+        derived._setup(self._pipeline.derive(
+            timeout=None if timeout is None else _check_timeout(timeout),
+            policy=policy,
+            priority=None if priority is None else check_priority(priority),
+        ))
+        return derived
 
     # -- lifecycle -------------------------------------------------------------------
     async def __aenter__(self) -> B2BClient:
@@ -245,8 +246,13 @@ class B2BClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless the session was passed in)."""
-        await self._transport.aclose()
+        """Close the connection pool (unless the session was passed in).
+
+        Later calls raise :class:`~bcb2b_async.ClientClosedError`. On a client made by
+        :meth:`with_options` this does nothing: close the client it came from.
+        """
+        if self._owner:
+            await self._pipeline.transport.aclose()
 
     def __repr__(self) -> str:
         return (
@@ -269,22 +275,16 @@ class B2BClient:
     @property
     def default_priority(self) -> Priority:
         """The priority of calls that do not name one."""
-        return self._config.priority
+        return self._pipeline.priority
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy of this client's calls."""
+        return self._pipeline.policy
 
     def limiter(self, api: API) -> LimiterBackend | None:
         """The limiter of ``api`` (``"b2b"`` or ``"v2"``), or None when unlimited."""
-        return self._limiters[api]
-
-    def set_priorities_enabled(self, enabled: bool) -> None:
-        """Turn priority scheduling on or off in the in-process limiters (for comparisons)."""
-        for lim in self._limiters.values():
-            if isinstance(lim, Limiter):
-                lim.priorities_enabled = enabled
-
-    # -- the pipeline ----------------------------------------------------------------
-    def _url(self, api: API, path: str) -> str:
-        prefix = self._config.b2b_prefix if api == "b2b" else self._config.v2_prefix
-        return prefix + path
+        return self._pipeline.limiter(api)
 
     async def request(
         self,
@@ -296,202 +296,18 @@ class B2BClient:
         json: Any = None,
         decoder: msgspec.json.Decoder[Any] | None = None,
         priority: Priority | None = None,
-        deadline: float | None = None,
+        deadline: Deadline = None,
         allow_empty: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one call through the pipeline and return its decoded body.
+        """Send one raw call through the client's pipeline (limiter, retries, typed errors).
 
-        The retried unit is "acquire a send slot, send, map the status to an error,
-        decode". ``path`` is relative to the API's prefix and must already be quoted;
-        ``deadline`` is a monotonic time. With ``allow_empty``, a 204 or an empty body
-        returns ``None``.
+        For endpoints the resources do not cover. ``path`` is relative to the API's prefix
+        (``/api/v3/io`` for ``"b2b"``, ``/stores/{hash}/v2`` for ``"v2"``) and already
+        quoted; ``decoder`` a ``msgspec.json.Decoder`` (without one the raw response is
+        returned). See :meth:`Pipeline.request <bcb2b_async._pipeline.Pipeline.request>`.
         """
-        url = self._url(api, path)
-        body = msgspec.json.encode(json) if json is not None else None
-        call = _Call(
-            api=api,
-            method=method,
-            url=url,
-            params=params,
-            body=body,
-            decoder=decoder,
-            priority=priority or self._config.priority,
-            deadline=deadline,
-            allow_empty=allow_empty,
+        return await self._pipeline.request(
+            api, method, path, params=params, json=json, decoder=decoder, priority=priority,
+            deadline=deadline, allow_empty=allow_empty, headers=headers,
         )
-        try:
-            # The first attempt runs directly; the backoff loop (built from the retry
-            # policy) takes over only after a failure the policy will retry.
-            try:
-                return await self._attempt(call)
-            except BigCommerceError as err:
-                if self._giveup(err):
-                    raise
-                self._on_backoff({"exception": err})
-                await asyncio.sleep(call.next_delay)
-            return await self._send_with_retries(call)
-        except BigCommerceError as err:
-            err.attempts = call.attempt
-            self.stats.for_api(api).errors += 1
-            if call.deadline_hit and not isinstance(err, DeadlineExceededError):
-                raise DeadlineExceededError(
-                    f"{method} {call.display_url}: deadline reached after {call.attempt} "
-                    f"attempt(s); last error: {err}"
-                ) from err
-            raise
-
-    async def _attempt(self, call: _Call) -> Any:
-        call.attempt += 1
-        stats = self.stats.for_api(call.api)
-        limiter = self._limiters[call.api]
-        permit: Permit | None = None
-        try:
-            if limiter is not None:
-                permit = await limiter.acquire(call.priority, call.deadline)
-                stats.limiter_wait += permit.waited
-                if permit.waited > 1.0:
-                    log.info(
-                        "%s %s: waited %.2f s for a send slot (%s quota)",
-                        call.method, call.display_url, permit.waited, call.api,
-                    )
-            elif call.deadline is not None and time.monotonic() > call.deadline:
-                raise DeadlineExceededError(f"{call.method} {call.display_url}: deadline passed")
-        except BigCommerceError as err:
-            err._call = call  # type: ignore[attr-defined]
-            raise
-        stats.requests += 1
-        if call.attempt > 1:
-            stats.retries += 1
-        if self._hooks.on_request is not None:
-            self._emit("on_request", Event(call.api, call.method, call.display_url,
-                                           call.attempt))
-        headers = self._headers[call.api]
-        if call.body is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-        started = time.monotonic()
-        try:
-            raw = await self._transport.send(
-                call.method,
-                call.url,
-                params=call.params,
-                headers=headers,
-                body=call.body,
-                display_url=call,
-            )
-        except BaseException as err:
-            # Every permit is handed back exactly once, also on cancellation: the limiter
-            # keeps the slot occupied until it hears the request is over.
-            if limiter is not None and permit is not None:
-                limiter.observe(permit, None, None)
-            if isinstance(err, BigCommerceError):
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s %s: %s", call.method, call.display_url, err)
-                err._call = call  # type: ignore[attr-defined]
-            raise
-        elapsed = time.monotonic() - started
-        if limiter is not None and permit is not None:
-            limiter.observe(permit, raw.headers, raw.status)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s -> %d (%.3f s, attempt %d)",
-                call.method, call.display_url, raw.status, elapsed, call.attempt,
-            )
-        if self._hooks.on_response is not None:
-            self._emit(
-                "on_response",
-                Event(call.api, call.method, call.display_url, call.attempt, raw.status,
-                      elapsed),
-            )
-        try:
-            return self._handle(call, raw)
-        except BigCommerceError as err:
-            err._call = call  # type: ignore[attr-defined]
-            raise
-
-    def _handle(self, call: _Call, raw: RawResponse) -> Any:
-        status = raw.status
-        if status >= 300 or status < 200:
-            retry_after = None
-            if status == 429:
-                self.stats.for_api(call.api).rate_limited += 1
-                info = parse_rate_headers(raw.headers)
-                retry_after = info.reset_after
-                self._emit(
-                    "on_rate_limit",
-                    Event(call.api, call.method, call.display_url, call.attempt, status,
-                          wait=retry_after),
-                )
-            raise error_for_status(
-                status,
-                method=call.method,
-                url=call.display_url,
-                body=raw.body,
-                request_id=raw.headers.get("X-Request-Id"),
-                retry_after=retry_after,
-            )
-        if call.decoder is None:
-            return raw
-        if status == 204 or not raw.body.strip():
-            if call.allow_empty:
-                return None
-            raise DecodeError(
-                "empty response body", method=call.method, url=call.display_url, status=status,
-                body=raw.body,
-            )
-        return decode(call.decoder, raw.body, method=call.method, url=call.display_url,
-                      status=status)
-
-    def _giveup(self, err: Exception) -> bool:
-        call: _Call | None = getattr(err, "_call", None)
-        if call is None:
-            return True
-        delay = self._policy.delay(err, call.attempt, call.method, self._rng)
-        if delay is None:
-            return True
-        if call.deadline is not None and time.monotonic() + delay >= call.deadline:
-            call.deadline_hit = True
-            return True
-        if time.monotonic() + delay - call.started > self._policy.max_time:
-            return True
-        call.next_delay = delay
-        return False
-
-    def _retry_wait(self, err: Exception) -> float:
-        call: _Call | None = getattr(err, "_call", None)
-        return call.next_delay if call is not None else 0.0
-
-    def _on_backoff(self, details: Mapping[str, Any]) -> None:
-        err = details.get("exception")
-        call: _Call | None = getattr(err, "_call", None)
-        if call is None:
-            return
-        log.info(
-            "%s %s: attempt %d failed (%s); retrying in %.2f s",
-            call.method, call.display_url, call.attempt, _short(err), call.next_delay,
-        )
-        self._emit(
-            "on_retry",
-            Event(call.api, call.method, call.display_url, call.attempt,
-                  getattr(err, "status", None), wait=call.next_delay,
-                  error=err if isinstance(err, BaseException) else None),
-        )
-
-    def _emit(self, name: str, event: Event) -> None:
-        hook = getattr(self._hooks, name)
-        if hook is None:
-            return
-        try:
-            hook(event)
-        except Exception:
-            log.exception("bcb2b_async hook %s raised; ignored", name)
-
-
-def _short(err: object) -> str:
-    text = str(err)
-    return text if len(text) <= 200 else text[:200] + "…"
-
-
-def quote_id(value: int) -> str:
-    """A path segment for an id already validated as a positive int."""
-    return quote(str(value), safe="")
-

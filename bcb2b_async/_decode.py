@@ -15,7 +15,7 @@ import msgspec
 from .errors import DecodeError
 from .models.common import Envelope
 
-__all__ = ["decoder_for", "envelope_decoder", "one", "total_count"]
+__all__ = ["decoder_for", "envelope_decoder", "one"]
 
 T = TypeVar("T")
 
@@ -26,10 +26,20 @@ def decoder_for(tp: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(tp)
 
 
+#: ids of the envelope decoders (cached for the process, so their ids are stable).
+_ENVELOPES: set[int] = set()
+
+
 @cache
 def envelope_decoder(data_type: Any) -> msgspec.json.Decoder[Any]:
-    """The cached decoder for a B2B envelope whose ``data`` is ``data_type``."""
-    return msgspec.json.Decoder(Envelope[data_type])
+    """The cached decoder for a B2B envelope whose ``data`` is ``data_type``.
+
+    A 2xx envelope whose ``data`` is missing or null decodes to a :class:`DecodeError`
+    marked ``malformed`` (retried for idempotent calls), never to an empty result.
+    """
+    decoder = msgspec.json.Decoder(Envelope[data_type])
+    _ENVELOPES.add(id(decoder))
+    return decoder
 
 
 def decode(
@@ -41,6 +51,11 @@ def decode(
     except msgspec.ValidationError as err:
         # msgspec stops at the first mismatch, before it would notice the body is cut
         # short: only valid JSON of the wrong shape is "not malformed" (not worth a retry).
+        if id(decoder) in _ENVELOPES and _no_data(body):
+            raise DecodeError(
+                "the envelope's 'data' is missing or null (a 2xx must carry data)",
+                method=method, url=url, status=status, body=body, malformed=True,
+            ) from err
         if _is_json(body):
             raise DecodeError(
                 f"response does not match the expected shape: {err}",
@@ -58,6 +73,14 @@ def decode(
         raise DecodeError(
             f"response is not valid JSON: {err}", method=method, url=url, status=status, body=body
         ) from err
+
+
+def _no_data(body: bytes) -> bool:
+    try:
+        doc = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("data") is None
 
 
 def _is_json(body: bytes) -> bool:
@@ -82,10 +105,3 @@ def one(value: T | list[T], *, method: str, url: str, status: int, body: bytes) 
         item: T = value[0]
         return item
     return value
-
-
-def total_count(envelope: Envelope[Any]) -> int | None:
-    """``totalCount`` from the envelope's meta (nested or flat), if present."""
-    if envelope.meta is None:
-        return None
-    return envelope.meta.total

@@ -72,6 +72,10 @@ class Event:
 
     ``status`` is set for responses, ``attempt`` counts from 1, ``wait`` is the seconds
     about to be waited (retries, rate limits), ``error`` the error being retried.
+    ``request_id`` is the server's ``X-Request-Id`` of the response the event is about
+    (``None`` before a response, or when the server sent none); ``call_id`` numbers the
+    client's calls (1, 2, ...) so that every event of one call, across its attempts, can be
+    grouped.
     """
 
     api: str
@@ -82,6 +86,8 @@ class Event:
     elapsed: float | None = None
     wait: float | None = None
     error: BaseException | None = None
+    request_id: str | None = None
+    call_id: int = 0
 
 
 HookFn = Callable[[Event], Any]

@@ -4,18 +4,31 @@ Network failures become :mod:`bcb2b_async.errors` types here, with ``sent`` tell
 retry policy whether a request may have reached the server. Redirects are never followed
 (the access token must not travel to a host we were not configured for) and bodies are
 read up to a size cap.
+
+aiohttp silently sends an idempotent request a second time when a kept-alive connection
+turns out to be closed (RFC 9112 section 9.3.1). That second request would reach the
+server without passing the rate limiter, so it is switched off on the session in use:
+the pipeline's own retry (counted, through the limiter) handles the dropped connection.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
-from multidict import CIMultiDictProxy
 
-from .errors import APIConnectionError, APITimeoutError, BigCommerceError, BodyTooLargeError
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    BigCommerceError,
+    BodyTooLargeError,
+    ClientClosedError,
+    WrongEventLoopError,
+)
 
 __all__ = ["RawResponse", "Transport"]
 
@@ -46,16 +59,49 @@ class Transport:
     ) -> None:
         self._session = session
         self._owns_session = session is None
+        if session is not None:
+            _no_silent_resend(session)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_body = max_body_bytes
         self._connection_limit = connection_limit
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def check_usable(self) -> None:
+        """Raise a typed error when this transport cannot serve the running event loop.
+
+        A closed transport raises :class:`ClientClosedError`; one first used from another
+        event loop (its pool and the limiters belong to that loop) raises
+        :class:`WrongEventLoopError`.
+        """
+        if self._closed:
+            raise ClientClosedError(
+                "this client is closed (aclose() was called or its 'async with' block ended); "
+                "create a new B2BClient"
+            )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise WrongEventLoopError(
+                "B2BClient calls must be awaited inside a running event loop"
+            ) from None
+        if self._loop is None:
+            session_loop = getattr(self._session, "_loop", None)
+            self._loop = session_loop if session_loop is not None else loop
+        if loop is not self._loop:
+            raise WrongEventLoopError(
+                "this client was first used from another event loop; a client (its connection "
+                "pool and limiters) belongs to one loop: create one client per event loop"
+            )
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The session in use, created on first access when the client owns it."""
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise ClientClosedError(
+                "this client is closed (aclose() was called or its 'async with' block ended); "
+                "create a new B2BClient"
+            )
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._connection_limit,
@@ -69,6 +115,7 @@ class Transport:
                 auto_decompress=True,
                 raise_for_status=False,
             )
+            _no_silent_resend(self._session)
         return self._session
 
     async def aclose(self) -> None:
@@ -87,14 +134,17 @@ class Transport:
         headers: Mapping[str, str],
         body: bytes | None,
         display_url: str | _HasDisplayURL,
+        time_limit: float | None = None,
     ) -> RawResponse:
         """Send one request and read the whole response.
 
         ``display_url`` is what errors show (the URL with its query, never a secret), or an
         object whose ``display_url`` builds it, so that it is only built for an error.
+        ``time_limit`` (seconds for the whole exchange) overrides the transport's default.
         """
+        limit = self._timeout if time_limit is None else aiohttp.ClientTimeout(total=time_limit)
         try:
-            return await self._send(method, url, params, headers, body)
+            return await self._send(method, url, params, headers, body, limit)
         except _Failure as failure:
             shown = display_url if isinstance(display_url, str) else display_url.display_url
             raise failure.error(method, shown) from failure.__cause__
@@ -106,6 +156,7 @@ class Transport:
         params: Sequence[tuple[str, str]] | None,
         headers: Mapping[str, str],
         body: bytes | None,
+        limit: aiohttp.ClientTimeout,
     ) -> RawResponse:
         session = self.session
         try:
@@ -116,7 +167,7 @@ class Transport:
                 headers=headers,
                 data=body,
                 allow_redirects=False,
-                timeout=self._timeout,
+                timeout=limit,
             ) as resp:
                 length = resp.content_length
                 if length is not None and length > self._max_body:
@@ -141,11 +192,14 @@ class Transport:
             raise _Failure("timeout") from err
         except aiohttp.ClientConnectorError as err:
             # The connection was never established: the request did not leave.
+            kind = "dns" if _is_dns_failure(err) else "connect"
             raise _Failure(
-                "connect", detail=f"{type(err).__name__}: {err.os_error.strerror or err.os_error}"
+                kind, detail=f"{type(err).__name__}: {err.os_error.strerror or err.os_error}"
             ) from err
         except aiohttp.ClientPayloadError as err:
             raise _Failure("payload", detail=type(err).__name__) from err
+        except aiohttp.ServerDisconnectedError as err:
+            raise _Failure("disconnected", detail=type(err).__name__) from err
         except (aiohttp.ClientError, OSError) as err:
             raise _Failure("connection", detail=type(err).__name__) from err
 
@@ -182,21 +236,38 @@ class _Failure(Exception):
             )
         if self.kind == "timeout":
             return APITimeoutError(f"{method} {url}: timed out", method=method, url=url,
-                                   sent=True)
+                                   sent=True, kind="timeout")
+        if self.kind == "dns":
+            return APIConnectionError(
+                f"{method} {url}: the host name does not resolve ({self.detail}); check the "
+                "base URL and the network's DNS",
+                method=method, url=url, sent=False, kind="dns",
+            )
         if self.kind == "connect":
             return APIConnectionError(f"{method} {url}: cannot connect ({self.detail})",
-                                      method=method, url=url, sent=False)
+                                      method=method, url=url, sent=False, kind="connect")
         if self.kind == "payload":
             return APIConnectionError(
                 f"{method} {url}: response body cut short ({self.detail})",
-                method=method, url=url, sent=True,
+                method=method, url=url, sent=True, kind="payload",
+            )
+        if self.kind == "disconnected":
+            return APIConnectionError(
+                f"{method} {url}: the server closed the connection without answering",
+                method=method, url=url, sent=True, kind="disconnected",
             )
         return APIConnectionError(f"{method} {url}: connection failed ({self.detail})",
                                   method=method, url=url, sent=True)
 
 
-def freeze_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
-    """A case-insensitive read-only copy of ``headers`` (for tests and fakes)."""
-    from multidict import CIMultiDict
+def _is_dns_failure(err: aiohttp.ClientConnectorError) -> bool:
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns_error is not None and isinstance(err, dns_error):
+        return True
+    return isinstance(err.os_error, socket.gaierror)
 
-    return CIMultiDictProxy(CIMultiDict(headers))
+
+def _no_silent_resend(session: aiohttp.ClientSession) -> None:
+    """Turn off aiohttp's one silent resend of an idempotent request on a stale connection."""
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False

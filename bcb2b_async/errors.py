@@ -129,13 +129,26 @@ class APIConnectionError(BigCommerceError):
 
     ``sent`` tells whether the request may have reached the server: ``False`` only when the
     connection could not be established at all, which makes even a POST safe to retry.
+    ``kind`` says what failed: ``"dns"`` (the host name did not resolve; not retried),
+    ``"connect"`` (refused or unreachable), ``"disconnected"`` (the server closed the
+    connection before answering), ``"payload"`` (the body was cut short), ``"timeout"`` or
+    ``"connection"`` (anything else).
     """
 
-    def __init__(self, message: str, *, method: str = "", url: str = "", sent: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        sent: bool = True,
+        kind: str = "connection",
+    ) -> None:
         super().__init__(message)
         self.method = method
         self.url = url
         self.sent = sent
+        self.kind = kind
 
 
 class APITimeoutError(APIConnectionError):

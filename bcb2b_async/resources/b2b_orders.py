@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
 
+import msgspec
+
+from .._batch import (
+    DEFAULT_CONCURRENCY,
+    BatchResult,
+    Progress,
+    check_batch_ids,
+    check_concurrency,
+    invalid_items_error,
+    run_batch,
+    stream_batch,
+)
 from .._config import Priority
 from .._decode import envelope_decoder, one
 from .._pagination import AsyncPaginator
+from .._pipeline import Deadline, Pipeline
 from .._validate import (
     channel_ids as check_channel_ids,
 )
@@ -28,23 +43,15 @@ from .._validate import (
 from .._validate import (
     priority as check_priority,
 )
-from ..errors import DecodeError, InvalidArgumentError
-from ..models.b2b_orders import ExtraField, ExtraFieldConfig, Order, OrderProduct
+from ..errors import BigCommerceError, DecodeError, InvalidArgumentError
+from ..models.b2b_orders import ExtraField, ExtraFieldConfig, Order, OrderProduct, OrderUpdate
 from ..models.common import Envelope, Page
-from ._b2b_batch import B2BOrdersBatch
 
-if TYPE_CHECKING:
-    from .._client import B2BClient, Deadline
-
-__all__ = ["B2BOrders", "OrderQuery"]
+__all__ = ["B2BOrders", "OrderQuery", "SeenIds"]
 
 MAX_PAGE_SIZE = 200
 SORT_FIELDS = ("createdAt", "updatedAt")
 ORDER_DIRECTIONS = ("ASC", "DESC")
-
-
-class _Total(Envelope[Any]):
-    pass
 
 
 class OrderQuery:
@@ -112,15 +119,19 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
-class B2BOrders(B2BOrdersBatch):
+class B2BOrders:
     """B2B Edition orders of one store: ``client.orders``.
 
     Identify orders by their **BigCommerce** order id (``bc_order_id``), not the B2B
-    Edition ``id`` some responses also carry.
+    Edition ``id`` some responses also carry. Single calls (``get``, ``create``, ``update``,
+    ``products``, ...), lists (``list``, ``paginate``, ``page``) and batches (``get_many``,
+    ``products_many``, ``update_many``, ``iter_products``: each item through the same
+    pipeline, ``bulk`` priority by default, at most ``concurrency`` in flight, results per
+    item in a :class:`~bcb2b_async.BatchResult`).
     """
 
-    def __init__(self, client: B2BClient) -> None:
-        self._client = client
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipe = pipeline
         self._extra_cache: tuple[float, list[ExtraFieldConfig]] | None = None
         #: Seconds :meth:`extra_field_configs` keeps its result (the docs recommend caching).
         self.extra_field_cache_ttl = 300.0
@@ -189,15 +200,15 @@ class B2BOrders(B2BOrdersBatch):
     ) -> list[OrderProduct]:
         """``GET /orders/{bcOrderId}/products``: the order's product lines."""
         oid = positive_id("bc_order_id", bc_order_id)
-        env = await self._client.request(
+        env = await self._pipe.request(
             "b2b",
             "GET",
             f"/orders/{oid}/products",
-            decoder=envelope_decoder(list[OrderProduct] | None),
-            priority=_prio(priority),
-            deadline=_deadline(deadline),
+            decoder=envelope_decoder(list[OrderProduct]),
+            priority=priority,
+            deadline=deadline,
         )
-        return list(env.data or [])
+        return list(env.data)
 
     async def extra_field_configs(
         self, *, refresh: bool = False, priority: Priority | None = None
@@ -213,13 +224,13 @@ class B2BOrders(B2BOrdersBatch):
         cached = self._extra_cache
         if not refresh and cached is not None and now - cached[0] < self.extra_field_cache_ttl:
             return list(cached[1])
-        prio = _prio(priority)
-        decoder = envelope_decoder(list[ExtraFieldConfig] | None)
+        prio = None if priority is None else check_priority(priority)
+        decoder = envelope_decoder(list[ExtraFieldConfig])
         limit = MAX_PAGE_SIZE
 
         async def fetch(index: int) -> Page[ExtraFieldConfig]:
             offset = index * limit
-            env = await self._client.request(
+            env = await self._pipe.request(
                 "b2b",
                 "GET",
                 "/orders/extra-fields",
@@ -227,7 +238,7 @@ class B2BOrders(B2BOrdersBatch):
                 decoder=decoder,
                 priority=prio,
             )
-            return Page(list(env.data or []), _total(env), offset, limit)
+            return Page(list(env.data), _total(env), offset, limit)
 
         configs = await AsyncPaginator(
             fetch, page_size=limit, concurrency=1, description="GET /orders/extra-fields"
@@ -313,22 +324,139 @@ class B2BOrders(B2BOrdersBatch):
         self, query: OrderQuery, *, concurrency: int = 4, priority: Priority = "bulk"
     ) -> AsyncPaginator[Order]:
         """A paginator over an already-validated :class:`OrderQuery` (used by exports)."""
-        client = self._client
-        decoder = envelope_decoder(list[Order] | None)
         size = query.page_size
-        base = query.params
 
         async def fetch(index: int) -> Page[Order]:
-            offset = index * size
-            params = [("limit", str(size)), ("offset", str(offset)), *base]
-            env = await client.request(
-                "b2b", "GET", "/orders", params=params, decoder=decoder, priority=priority
-            )
-            return Page(list(env.data or []), _total(env), offset, size)
+            return await self.page(query, offset=index * size, priority=priority)
 
         return AsyncPaginator(
             fetch, page_size=size, concurrency=concurrency, description="GET /orders"
         )
+
+    async def page(
+        self,
+        query: OrderQuery,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        priority: Priority | None = "bulk",
+        deadline: Deadline = None,
+    ) -> Page[Order]:
+        """``GET /orders``: one page of an :class:`OrderQuery` at ``offset``.
+
+        ``limit`` defaults to the query's page size. ``data`` missing or null in a 2xx is a
+        :class:`~bcb2b_async.DecodeError` (retried like a body cut short), never an empty
+        page: a walk never ends early on it.
+        """
+        size = query.page_size if limit is None else int_range("limit", limit, 1, MAX_PAGE_SIZE)
+        int_range("offset", offset, 0)
+        env = await self._pipe.request(
+            "b2b", "GET", "/orders",
+            params=[("limit", str(size)), ("offset", str(offset)), *query.params],
+            decoder=_ORDERS, priority=priority, deadline=deadline,
+        )
+        return Page(env.data, _total(env), offset, size)
+
+    # -- batches -----------------------------------------------------------------------
+    async def get_many(
+        self,
+        bc_order_ids: Iterable[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        fail_fast: bool = False,
+        progress: Progress | None = None,
+        priority: Priority = "bulk",
+    ) -> BatchResult[Order]:
+        """``get()`` for many orders: ``BatchResult[Order]`` keyed by bc_order_id."""
+        ids = _ids("bc_order_ids", bc_order_ids)
+        conc = check_concurrency(concurrency)
+        prio = check_priority(priority)
+        return await run_batch(
+            ids, lambda oid: self.get(oid, priority=prio), concurrency=conc,
+            fail_fast=fail_fast, progress=progress,
+        )
+
+    async def products_many(
+        self,
+        bc_order_ids: Iterable[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        fail_fast: bool = False,
+        progress: Progress | None = None,
+        priority: Priority = "bulk",
+    ) -> BatchResult[builtins.list[OrderProduct]]:
+        """``products()`` for many orders."""
+        ids = _ids("bc_order_ids", bc_order_ids)
+        conc = check_concurrency(concurrency)
+        prio = check_priority(priority)
+        return await run_batch(
+            ids, lambda oid: self.products(oid, priority=prio), concurrency=conc,
+            fail_fast=fail_fast, progress=progress,
+        )
+
+    async def update_many(
+        self,
+        updates: Mapping[int, OrderUpdate | Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        fail_fast: bool = False,
+        progress: Progress | None = None,
+        priority: Priority = "bulk",
+    ) -> BatchResult[Order]:
+        """``update()`` for many orders: ``{bc_order_id: OrderUpdate | {"po_number": ...,
+        "extra_fields": [...]}}``. Every body is validated before any request; all
+        problems are reported by id in one :class:`InvalidArgumentError`."""
+        if not isinstance(updates, Mapping):
+            raise InvalidArgumentError("updates must be a mapping of bc_order_id to update")
+        conc = check_concurrency(concurrency)
+        prio = check_priority(priority)
+        kwargs: dict[int, dict[str, Any]] = {}
+        problems: list[str] = []
+        for oid, upd in updates.items():
+            try:
+                positive_id("bc_order_id", oid)
+                kw = _update_kwargs(upd)
+                build_update_body(oid, kw["po_number"], kw["extra_fields"])
+                kwargs[oid] = kw
+            except InvalidArgumentError as err:
+                problems.append(f"{oid!r}: {err.message}")
+        if problems:
+            raise invalid_items_error("updates", problems)
+        return await run_batch(
+            list(kwargs),
+            lambda oid: self.update(oid, priority=prio, **kwargs[oid]),
+            concurrency=conc, fail_fast=fail_fast, progress=progress,
+        )
+
+    async def iter_products(
+        self,
+        bc_order_ids: Iterable[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        priority: Priority = "bulk",
+    ) -> AsyncIterator[tuple[int, builtins.list[OrderProduct] | BigCommerceError]]:
+        """Stream ``(bc_order_id, products_or_error)`` as they complete.
+
+        For id sets too large to hold: ``bc_order_ids`` is read lazily and memory stays
+        bounded by ``concurrency``, plus a compact record of the ids seen (to report
+        repeats; about one bit per id for runs of order ids). An invalid or repeated id
+        yields an :class:`InvalidArgumentError` for that id instead of a request.
+        """
+        conc = check_concurrency(concurrency)
+        prio = check_priority(priority)
+        seen = SeenIds()
+
+        async def one(oid: Any) -> builtins.list[OrderProduct]:
+            positive_id("bc_order_id", oid)
+            if not seen.add(oid):
+                raise InvalidArgumentError(f"bc_order_id {oid} appears twice")
+            return await self.products(oid, priority=prio)
+
+        # Closed explicitly: closing this generator must stop the workers now, not
+        # whenever the garbage collector finalizes the inner one.
+        async with contextlib.aclosing(stream_batch(bc_order_ids, one, concurrency=conc)) as items:
+            async for item in items:
+                yield item
 
     # -- helpers -------------------------------------------------------------------------
     async def _one_order(
@@ -339,41 +467,40 @@ class B2BOrders(B2BOrdersBatch):
         deadline: Deadline,
         json: Any = None,
     ) -> Order:
-        client = self._client
-        env = await client.request(
+        env = await self._pipe.request(
             "b2b",
             method,
             path,
             json=json,
             decoder=envelope_decoder(Order | list[Order]),
-            priority=_prio(priority),
-            deadline=_deadline(deadline),
+            priority=priority,
+            deadline=deadline,
         )
         data = env.data
         # The raw body is gone once decoded; for an error, show what was decoded instead.
         shown = msgspec.json.encode(env) if isinstance(data, list) and len(data) != 1 else b""
-        order: Order = one(data, method=method, url=client._url("b2b", path), status=200,
+        order: Order = one(data, method=method, url=self._pipe.url("b2b", path), status=200,
                            body=shown)
         return order
 
     async def _total_call(
         self, path: str, body: Any, priority: Priority | None, deadline: Deadline
     ) -> int:
-        env = await self._client.request(
+        env = await self._pipe.request(
             "b2b",
             "PUT",
             path,
             json=body,  # the assign endpoint declares no body: send none
             decoder=envelope_decoder(_TotalData),
-            priority=_prio(priority),
-            deadline=_deadline(deadline),
+            priority=priority,
+            deadline=deadline,
         )
         total = env.data.total
         if total is None:
             raise DecodeError(
                 "response has no data.total",
                 method="PUT",
-                url=self._client._url("b2b", path),
+                url=self._pipe.url("b2b", path),
                 status=200,
                 body=msgspec.json.encode(env),
             )
@@ -399,24 +526,96 @@ def build_update_body(
     return oid, body
 
 
-import msgspec  # noqa: E402
-
-
 class _TotalData(msgspec.Struct):
     total: int | None = None
+
+
+_ORDERS = envelope_decoder(list[Order])
 
 
 def _total(env: Envelope[Any]) -> int | None:
     return env.meta.total if env.meta is not None else None
 
 
-def _prio(priority: Priority | None) -> Priority | None:
-    return None if priority is None else check_priority(priority)
+def _ids(name: str, ids: object) -> list[int]:
+    if isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Iterable):
+        raise InvalidArgumentError(f"{name} must be an iterable of positive ints")
+    items = list(ids)
+    check_batch_ids(name, items, lambda v: positive_id("bc_order_id", v))
+    return items
 
 
-def _deadline(deadline: Deadline) -> float | None:
-    if deadline is None:
-        return None
-    from .._client import resolve_deadline
+def _update_kwargs(value: object) -> dict[str, Any]:
+    if isinstance(value, OrderUpdate):
+        return {"po_number": value.po_number, "extra_fields": value.extra_fields}
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"po_number", "extra_fields"}
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown update keys {sorted(map(str, unknown))}; expected po_number, "
+                "extra_fields"
+            )
+        return {"po_number": value.get("po_number"), "extra_fields": value.get("extra_fields")}
+    raise InvalidArgumentError(
+        f"an update must be an OrderUpdate or a mapping, got {type(value).__name__}"
+    )
 
-    return resolve_deadline(deadline)
+
+class SeenIds:
+    """The set of positive int ids seen so far, small for the usual runs of order ids.
+
+    A plain ``set`` of a million ids takes tens of MB, which would defeat streaming.
+    Ids are grouped in blocks of 4,096 consecutive values: a block holds one id as an
+    int, a few as a set, and from 64 ids on a 512-byte bitmap. Consecutive ids cost
+    about one bit each; scattered ids cost about what a set costs.
+    """
+
+    __slots__ = ("_blocks",)
+
+    _SHIFT = 12
+    _MASK = (1 << _SHIFT) - 1
+    _SMALL = 64
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, int | set[int] | bytearray] = {}
+
+    def add(self, value: int) -> bool:
+        """Record ``value``; return False if it had been recorded before."""
+        key, low = value >> self._SHIFT, value & self._MASK
+        block = self._blocks.get(key)
+        if block is None:
+            self._blocks[key] = low
+            return True
+        if isinstance(block, int):
+            if block == low:
+                return False
+            self._blocks[key] = {block, low}
+            return True
+        if isinstance(block, set):
+            if low in block:
+                return False
+            block.add(low)
+            if len(block) >= self._SMALL:
+                bits = bytearray((self._MASK + 1) >> 3)
+                for v in block:
+                    bits[v >> 3] |= 1 << (v & 7)
+                self._blocks[key] = bits
+            return True
+        byte, bit = low >> 3, 1 << (low & 7)
+        if block[byte] & bit:
+            return False
+        block[byte] |= bit
+        return True
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return False
+        block = self._blocks.get(value >> self._SHIFT)
+        low = value & self._MASK
+        if block is None:
+            return False
+        if isinstance(block, int):
+            return block == low
+        if isinstance(block, set):
+            return low in block
+        return bool(block[low >> 3] & (1 << (low & 7)))

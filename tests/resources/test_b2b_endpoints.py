@@ -329,7 +329,7 @@ async def test_owned_session_is_closed() -> None:
         with aioresponses() as m:
             mock(m, "GET", "/orders/1", payload={"code": 200, "data": [ORDER]})
             await c.orders.get(1)
-        session = c._transport._session
+        session = c._pipeline.transport._session
         assert session is not None and not session.closed
     assert session.closed
 

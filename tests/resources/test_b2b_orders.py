@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import aiohttp
-import backoff._async
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import CallbackResult, aioresponses
@@ -707,10 +706,10 @@ async def test_retries_use_the_patched_sleep(monkeypatch: pytest.MonkeyPatch) ->
         slept.append(delay)
         return await real_sleep(0)
 
-    # backoff's async loop and the client's first retry both sleep through asyncio.sleep.
-    monkeypatch.setattr(backoff._async.asyncio, "sleep", fake_sleep)
     c = B2BClient(STORE, TOKEN, b2b_rate_limit=None, v2_rate_limit=None,
                   retry_policy=RetryPolicy(max_retries=3, base_delay=10.0, max_delay=60.0))
+    # Every wait of the retry loop goes through the pipeline's one injectable sleep.
+    c._pipeline._sleep = fake_sleep
     try:
         with aioresponses() as m:
             for _ in range(3):
@@ -846,7 +845,7 @@ async def test_owned_session_closed_by_aclose() -> None:
     with aioresponses() as m:
         m.get(B2B + "/orders/1", payload={"code": 200, "data": [ORDER]})
         await c.orders.get(1)
-    session = c._transport.session
+    session = c._pipeline.transport.session
     assert not session.closed
     await c.aclose()
     assert session.closed
@@ -858,6 +857,6 @@ async def test_owned_session_closed_by_async_with() -> None:
         with aioresponses() as m:
             m.get(B2B + "/orders/1", payload={"code": 200, "data": [ORDER]})
             await c.orders.get(1)
-        session = c._transport.session
+        session = c._pipeline.transport.session
         assert not session.closed
     assert session.closed

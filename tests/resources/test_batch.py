@@ -34,7 +34,7 @@ from bcb2b_async import (
 )
 from bcb2b_async._batch import BatchResult
 from bcb2b_async._client import USER_AGENT
-from bcb2b_async.resources._b2b_batch import SeenIds
+from bcb2b_async.resources.b2b_orders import SeenIds
 
 TOKEN = "tok-SECRET-1234"
 STORE = "abc123"

@@ -22,7 +22,7 @@ from bcb2b_async import (
     OrderProductOption,
     RequestTooLargeError,
 )
-from bcb2b_async._decode import decode, envelope_decoder, one, total_count
+from bcb2b_async._decode import decode, envelope_decoder, one
 from bcb2b_async.errors import APIStatusError, error_for_status
 from bcb2b_async.models.common import Meta
 from bcb2b_async.resources.b2b_orders import _TotalData
@@ -36,6 +36,11 @@ ONE_ORDER = envelope_decoder(Order | list[Order])
 PRODUCTS = envelope_decoder(list[OrderProduct] | None)
 CONFIGS = envelope_decoder(list[ExtraFieldConfig] | None)
 TOTAL = envelope_decoder(_TotalData)
+
+
+def total_count(env: Any) -> int | None:
+    """``totalCount`` from the envelope's meta (nested or flat), if present."""
+    return env.meta.total if env.meta is not None else None
 
 
 def enc(doc: Any) -> bytes:
@@ -115,10 +120,13 @@ def test_total_count_nested_wins_over_flat() -> None:
     assert total_count(env) == 2
 
 
-def test_missing_data_is_decode_error() -> None:
+@pytest.mark.parametrize("doc", [{"code": 200, "message": "SUCCESS"},
+                                 {"code": 200, "data": None, "meta": {"message": "SUCCESS"}}])
+def test_missing_or_null_data_is_a_malformed_decode_error(doc: dict[str, Any]) -> None:
+    # A 2xx without data is never an empty result; it is retried like a body cut short.
     with pytest.raises(DecodeError) as info:
-        dec(ONE_ORDER, {"code": 200, "message": "SUCCESS"})
-    assert not info.value.malformed
+        dec(ONE_ORDER, doc)
+    assert info.value.malformed and "'data' is missing or null" in str(info.value)
 
 
 # -- order fields --------------------------------------------------------------------------

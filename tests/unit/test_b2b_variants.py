@@ -9,10 +9,15 @@ import msgspec
 import pytest
 
 from bcb2b_async import DecodeError, ExtraFieldConfig, Order, OrderProduct
-from bcb2b_async._decode import decode, envelope_decoder, one, total_count
+from bcb2b_async._decode import decode, envelope_decoder, one
 
 ORDERS = envelope_decoder(list[Order] | None)
 ONE = envelope_decoder(Order | list[Order])
+
+
+def total_count(env: Any) -> int | None:
+    """``totalCount`` from the envelope's meta (nested or flat), if present."""
+    return env.meta.total if env.meta is not None else None
 
 
 def enc(doc: Any) -> bytes:
