@@ -132,8 +132,6 @@ class ClientConfig:
     timeout: float
     priority: Priority = "interactive"
     max_body_bytes: int = 64 * 1024 * 1024
-    max_retry_wait: float = 120.0
-    max_retry_time: float = 600.0
     connection_limit: int = 32
     b2b_prefix: str = field(init=False)
     v2_prefix: str = field(init=False)
