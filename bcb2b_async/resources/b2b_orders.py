@@ -6,7 +6,7 @@ import builtins
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -46,6 +46,7 @@ from .._validate import (
 from ..errors import BigCommerceError, DecodeError, InvalidArgumentError
 from ..models.b2b_orders import ExtraField, ExtraFieldConfig, Order, OrderProduct, OrderUpdate
 from ..models.common import Envelope, Page
+from .channels import Channels
 
 __all__ = ["B2BOrders", "OrderQuery", "SeenIds"]
 
@@ -54,14 +55,33 @@ SORT_FIELDS = ("createdAt", "updatedAt")
 ORDER_DIRECTIONS = ("ASC", "DESC")
 
 
+#: ``channel_ids="all"``: every enabled channel of the store (``client.channels``).
+ALL_CHANNELS = "all"
+
+
 class OrderQuery:
-    """The validated filters of an orders list, as the query parameters the spec defines."""
+    """The validated filters of an orders list, as the query parameters the spec defines.
 
-    __slots__ = ("page_size", "params")
+    ``all_channels`` is True for ``channel_ids="all"``: the channel ids are looked up
+    (:meth:`Channels.enabled_ids <bcb2b_async.resources.channels.Channels.enabled_ids>`)
+    and added with :meth:`with_channels` before the first request.
+    """
 
-    def __init__(self, params: list[tuple[str, str]], page_size: int) -> None:
+    __slots__ = ("all_channels", "page_size", "params")
+
+    def __init__(
+        self, params: list[tuple[str, str]], page_size: int, *, all_channels: bool = False
+    ) -> None:
         self.params = params
         self.page_size = page_size
+        self.all_channels = all_channels
+
+    def with_channels(self, channel_ids: Sequence[int]) -> OrderQuery:
+        """This query for exactly ``channel_ids`` (replacing any channel filter)."""
+        ids = check_channel_ids(channel_ids) or []
+        params = [p for p in self.params if p[0] != "channelIds[]"]
+        params.extend(("channelIds[]", str(c)) for c in ids)
+        return OrderQuery(params, self.page_size)
 
     @classmethod
     def build(
@@ -83,7 +103,8 @@ class OrderQuery:
         params: list[tuple[str, str]] = []
         cid = optional_positive_id("company_id", company_id)
         oid = optional_positive_id("bc_order_id", bc_order_id)
-        channels = check_channel_ids(channel_ids)
+        every = channel_ids == ALL_CHANNELS
+        channels = None if every else check_channel_ids(channel_ids)
         bounds = {
             "minModified": unix_seconds("min_modified", min_modified),
             "maxModified": unix_seconds("max_modified", max_modified),
@@ -112,7 +133,7 @@ class OrderQuery:
         params.append(("orderBy", order))
         if channels is not None:
             params.extend(("channelIds[]", str(c)) for c in channels)
-        return cls(params, size)
+        return cls(params, size, all_channels=every)
 
 
 def _snake(name: str) -> str:
@@ -132,6 +153,7 @@ class B2BOrders:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipe = pipeline
+        self._channels = Channels(pipeline)
         self._extra_cache: tuple[float, list[ExtraFieldConfig]] | None = None
         #: Seconds :meth:`extra_field_configs` keeps its result (the docs recommend caching).
         self.extra_field_cache_ttl = 300.0
@@ -279,7 +301,7 @@ class B2BOrders:
         *,
         company_id: int | None = None,
         bc_order_id: int | None = None,
-        channel_ids: Sequence[int] | None = None,
+        channel_ids: Sequence[int] | Literal["all"] | None = None,
         min_modified: Any = None,
         max_modified: Any = None,
         min_created: Any = None,
@@ -294,7 +316,9 @@ class B2BOrders:
         """``GET /orders``: a paginator over orders (nothing is sent until you iterate).
 
         Timestamps are int Unix seconds or aware datetimes. ``channel_ids`` is sent as
-        repeated ``channelIds[]``. Mind the API's defaults: without ``channel_ids`` only
+        repeated ``channelIds[]``; ``channel_ids="all"`` looks up every enabled channel of
+        the store first (one ``GET /channels``; channel 1 on a single-storefront store).
+        Mind the API's defaults: without ``channel_ids`` only
         channel 1 is listed, and without any of the four date filters only orders created
         or updated in the last year are. Pass ``min_created=0`` (or any date filter) and
         your channels to see everything; :func:`bcb2b_async.export.export_orders` does
@@ -325,13 +349,24 @@ class B2BOrders:
     ) -> AsyncPaginator[Order]:
         """A paginator over an already-validated :class:`OrderQuery` (used by exports)."""
         size = query.page_size
+        resolved: list[OrderQuery] = [] if query.all_channels else [query]
 
         async def fetch(index: int) -> Page[Order]:
-            return await self.page(query, offset=index * size, priority=priority)
+            if not resolved:
+                resolved.append(await self.resolve_channels(query, priority=priority))
+            return await self.page(resolved[0], offset=index * size, priority=priority)
 
         return AsyncPaginator(
             fetch, page_size=size, concurrency=concurrency, description="GET /orders"
         )
+
+    async def resolve_channels(
+        self, query: OrderQuery, *, priority: Priority | None = "bulk"
+    ) -> OrderQuery:
+        """``query`` with ``channel_ids="all"`` replaced by the store's enabled channel ids."""
+        if not query.all_channels:
+            return query
+        return query.with_channels(await self._channels.enabled_ids(priority=priority))
 
     async def page(
         self,
@@ -348,6 +383,10 @@ class B2BOrders:
         :class:`~bcb2b_async.DecodeError` (retried like a body cut short), never an empty
         page: a walk never ends early on it.
         """
+        if query.all_channels:
+            raise InvalidArgumentError(
+                "resolve channel_ids='all' first (B2BOrders.resolve_channels)"
+            )
         size = query.page_size if limit is None else int_range("limit", limit, 1, MAX_PAGE_SIZE)
         int_range("offset", offset, 0)
         env = await self._pipe.request(
