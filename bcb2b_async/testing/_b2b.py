@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from aiohttp import web
 from multidict import MultiMapping
 
-from ._data import company_of_customer
-from ._http import ApiError, decode_body, json_response
+from ._data import channel_name, company_of_customer
+from ._http import ApiError, b2b_error, decode_body, json_response
 from ._index import Filter, SortKey
-from ._util import YEAR, is_int
+from ._util import DAY, YEAR, is_int
 
 if TYPE_CHECKING:
     from ._store import SandboxStore
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 PREFIX = "/api/v3/io"
 MAX_LIMIT = 200
 POST_WINDOW_SECONDS = 10
+B2B_CHANNEL_ID_OFFSET = 1000  # B2B Edition's own channel id = channelId + offset
+MSF_DISABLED = "Multi storefront is not enabled"
 
 
 def _qint(q: MultiMapping[str], name: str) -> int | None:
@@ -113,6 +116,8 @@ class B2BRoutes:
         router.add_get(f"{p}/orders/{{bc_id}}/products", self.order_products)
         router.add_put(f"{p}/customers/{{customer_id}}/orders/company", self.reassign_company)
         router.add_put(f"{p}/customers/{{customer_id}}/orders/b2b", self.assign_b2b)
+        router.add_get(f"{p}/channels", self.list_channels)
+        router.add_get(f"{p}/channels/{{channel_id}}", self.get_channel)
 
     def _position(self, request: web.Request, message: str = "Order Does Not Exist.") -> int:
         try:
@@ -120,7 +125,7 @@ class B2BRoutes:
         except ValueError:
             raise ApiError(404, message) from None
         i = self.store._position(bc_id)
-        if i is None:
+        if i is None or not self.store._index.b2b[i]:  # consumer orders are V2 only
             raise ApiError(404, message)
         return i
 
@@ -233,7 +238,7 @@ class B2BRoutes:
         i = store._position(body["bcOrderId"])
         if i is None:
             raise ApiError(404, "Order Does Not Exist.")
-        if store._now() - store._index.created[i] > POST_WINDOW_SECONDS:
+        if store._now() - store._index.v2_created(i) > POST_WINDOW_SECONDS:
             raise ApiError(400, "The order already exists.")
         order = store._materialize(i)
         if "poNumber" in body:
@@ -244,7 +249,7 @@ class B2BRoutes:
         ix = store._index
         ix.customer[i] = customer
         company = company_of_customer(customer, store.companies)
-        store._touch(i, company=company or None)
+        store._touch(i, company=company or None, b2b=True)
         data = store._seeded.b2b_record(i, order, extra=True, detail=True)
         return json_response({"code": 200, "data": data, "meta": {"message": "SUCCESS"}})
 
@@ -351,3 +356,56 @@ class B2BRoutes:
             raise ApiError(404, "User does not exist or action not support for this user.")
         moved = store._move_customer_orders(customer, company, only_unassigned=True)
         return json_response({"code": 200, "data": {"total": moved}, "message": "SUCCESS"})
+
+    # -- channels -------------------------------------------------------------------------
+
+    def _channel(self, channel_id: int) -> dict[str, Any]:
+        created = str(self.store.built_at - 800 * DAY + channel_id * 3_600)
+        slug = channel_name(channel_id).lower().replace(" ", "-")
+        return {
+            "id": channel_id + B2B_CHANNEL_ID_OFFSET,
+            "channelId": channel_id,
+            "name": channel_name(channel_id),
+            "type": "storefront",
+            "platform": "bigcommerce",
+            "status": "active",
+            "site": f"https://{slug}.example.com",
+            "isVisible": True,
+            "isEnabled": True,
+            "iconUrl": f"https://cdn.example.com/icons/{channel_id}.png",
+            "b2bEnabled": True,
+            "allowGlobalLogins": False,
+            "createdAt": created,
+            "updatedAt": created,
+        }
+
+    def _msf_disabled(self) -> web.Response | None:
+        if self.store.multi_storefront:
+            return None
+        # The B2B error envelope; the spec documents {code, message}, so the message is
+        # also at the top level.
+        resp = b2b_error(403, MSF_DISABLED, MSF_DISABLED)
+        body = msgspec.json.decode(resp.body) if isinstance(resp.body, bytes) else {}
+        return json_response({**body, "message": MSF_DISABLED}, 403)
+
+    async def list_channels(self, request: web.Request) -> web.Response:
+        """GET /channels: the store's enabled channels (403 without multi-storefront)."""
+        denied = self._msf_disabled()
+        if denied is not None:
+            return denied
+        data = [self._channel(c) for c in sorted(self.store.channels)]
+        return json_response({"code": 200, "data": data, "meta": {"message": "SUCCESS"}})
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        """GET /channels/{channel_id} (BigCommerce's channel id)."""
+        denied = self._msf_disabled()
+        if denied is not None:
+            return denied
+        try:
+            channel_id = int(request.match_info["channel_id"])
+        except ValueError:
+            raise ApiError(404, "Channel does not exist") from None
+        if channel_id not in self.store.channels:
+            raise ApiError(404, "Channel does not exist")
+        data = self._channel(channel_id)
+        return json_response({"code": 200, "data": data, "meta": {"message": "SUCCESS"}})

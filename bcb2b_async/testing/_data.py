@@ -35,6 +35,17 @@ from ._util import (
 B2B_ID_OFFSET = 50_000
 ADDRESS_ID_BASE = 10_000_000  # shipping address id = ADDRESS_ID_BASE + bcOrderId
 LINE_ID_FACTOR = 8  # seeded order product id = bcOrderId * 8 + line number
+LONG_LINE_ID_BASE = 2_000_000_000  # long seeded order: id = base + bcOrderId * 128 + line
+LONG_LINES = (51, 120)  # line count range of a long seeded order
+EXTRA_ADDRESS_ID_BASE = 200_000_000  # created orders' extra shipping addresses
+LATE_B2B_SHARE = 0.01  # with lags: company orders whose B2B record came days later
+#: The ``__warning__`` BigCommerce puts on a consignment whose line items were cut short
+#: (bigcommerce/docs issue 960).
+LINE_CAP_WARNING = (
+    "Not all line items of this consignment are returned with this response, only {cap} "
+    "are included. Please use the `/v2/orders/{{order_id}}/products` endpoint to fetch all "
+    "line items."
+)
 ADDED_LINE_ID_START = 4_000_000_000
 ADDED_SHIPMENT_ID_START = 50_000_000
 COMPANY_USERS = 5  # BigCommerce customers per company
@@ -547,8 +558,15 @@ def generate(
     channels: tuple[int, ...],
     companies: int,
     old_fraction: float,
+    b2b_share: float = 1.0,
+    lag: bool = False,
 ) -> OrderIndex:
-    """Build the core columns of ``n`` seeded orders relative to ``now``."""
+    """Build the core columns of ``n`` seeded orders relative to ``now``.
+
+    ``b2b_share < 1`` turns the other orders into consumer orders (V2 only, no company);
+    ``lag`` gives every B2B order a seeded delay between the store order and its B2B
+    record (see :func:`b2b_lag`). Neither changes the draws of the default store.
+    """
     rnd = random.Random(seed)
     r = rnd.random
     n_old = min(n, max(0, round(n * old_fraction)))
@@ -620,17 +638,131 @@ def generate(
         customer[i] = cust
         company[i] = comp
         status[i] = _pick(_OLD_STATUS if now - created[i] > 60 * DAY else _NEW_STATUS, r())
-    return OrderIndex(array("q", created), array("q", updated), channel, company, customer, status)
+    b2b: array[int] | None = None
+    if b2b_share < 1:
+        b2b = array("b", bytes(n))
+        for i in range(n):
+            if in_b2b_list(seed, i, b2b_share):
+                b2b[i] = 1
+            else:
+                company[i] = 0
+                customer[i] = consumer_customer(seed, i)
+    lags: array[int] | None = None
+    if lag:
+        lags = array("i", bytes(4 * n))
+        for i in range(n):
+            if b2b is None or b2b[i]:
+                lags[i] = b2b_lag(seed, i, company[i], late=True)
+    return OrderIndex(
+        array("q", created),
+        array("q", updated),
+        channel,
+        company,
+        customer,
+        status,
+        b2b=b2b,
+        lag=lags,
+    )
+
+
+def _unit(seed: int, i: int, salt: int) -> float:
+    """A seeded uniform draw in [0, 1) for order position ``i``."""
+    return (mix((seed * 0x2545F4914F6CDD1D) ^ salt ^ ((i + 1) * 0x9E3779B97F4A7C15)) >> 11) / (
+        1 << 53
+    )
+
+
+def in_b2b_list(seed: int, i: int, share: float) -> bool:
+    """Whether order position ``i`` is a B2B order when ``share`` of the orders are."""
+    return share >= 1 or _unit(seed, i, 0xB2C0FFEE) < share
+
+
+def consumer_customer(seed: int, i: int) -> int:
+    """The customer of a consumer order: a guest (0) or a B2C customer (1..999)."""
+    h = mix(seed ^ ((i + 7) * 0xC2B2AE3D27D4EB4F))
+    return 0 if h % 5 == 0 else 1 + (h >> 8) % 999
+
+
+def b2b_lag(seed: int, i: int, company: int, *, late: bool) -> int:
+    """Seconds between a store order and its B2B record: 0..10 (Create Order attaches the
+    B2B data up to 10 s later) and, when ``late``, for ~1% of company orders 1..180 days
+    (an older order assigned to its company later)."""
+    h = mix(seed * 0x100000001B3 ^ ((i + 3) * 0x9E3779B97F4A7C15))
+    small = h % 11
+    if late and company and ((h >> 8) % 10_000) < LATE_B2B_SHARE * 10_000:
+        return small + DAY * (1 + (h >> 24) % 180)
+    return small
+
+
+def catalog_line(
+    prod: CatalogProduct, variant: int, qty: int, line_id: int, address_id: int, tax_bp: int
+) -> Line:
+    """An order line of a catalog product (and option value ``variant``)."""
+    price = prod.price + variant * 5_000
+    options: list[dict[str, Any]] = []
+    option_set_id = None
+    sku = prod.sku
+    if prod.option is not None:
+        oname, style, values = prod.option
+        sku = f"{prod.sku}-{values[variant][:2].upper()}"
+        option_set_id = 10 + prod.product_id % 7
+        options.append(
+            {
+                "id": line_id * 4,
+                "option_id": 40 + len(oname),
+                "order_product_id": line_id,
+                "product_option_id": prod.product_id * 10 + 1,
+                "display_name": oname,
+                "display_name_customer": oname,
+                "display_name_merchant": oname,
+                "display_value": values[variant],
+                "display_value_customer": values[variant],
+                "display_value_merchant": values[variant],
+                "value": str(18_000 + prod.product_id * 10 + variant),
+                "type": "Multiple choice",
+                "name": f"{oname}{prod.product_id}",
+                "display_style": style,
+            }
+        )
+    return Line(
+        id=line_id,
+        product_id=prod.product_id,
+        variant_id=prod.product_id * 100 + variant,
+        name=prod.name,
+        name_merchant=prod.name,
+        sku=sku,
+        upc=f"0{prod.product_id:05d}{variant:03d}{(prod.product_id * 7) % 1000:03d}",
+        brand=prod.brand,
+        quantity=qty,
+        price_ex=price,
+        price_inc=with_tax(price, tax_bp),
+        cost=price * 6 // 10,
+        weight=prod.weight,
+        address_id=address_id,
+        options=options,
+        option_set_id=option_set_id,
+    )
 
 
 class Seeded:
     """Derives every non-core field of an order from its id and the seed."""
 
-    def __init__(self, index: OrderIndex, *, seed: int, built_at: int, companies: int) -> None:
+    def __init__(
+        self,
+        index: OrderIndex,
+        *,
+        seed: int,
+        built_at: int,
+        companies: int,
+        long_share: float = 0.0,
+        empty_share: float = 0.0,
+    ) -> None:
         self.index = index
         self.seed = seed
         self.built_at = built_at
         self.companies = companies
+        self.long_share = long_share
+        self.empty_share = empty_share
         self._salt = mix(seed * 0x1000193 + 0x5EED)
         rnd = random.Random(seed * 7919 + 17)
         self.catalog: list[CatalogProduct] = []
@@ -659,7 +791,30 @@ class Seeded:
         """The 64-bit hash all derived fields of an order come from."""
         return mix(self._salt ^ (bc_id * 0x9E3779B1))
 
+    def is_long(self, h: int) -> bool:
+        """Whether the seeded order with hash ``h`` has 51..120 lines."""
+        return self.long_share > 0 and (mix(h ^ 0x10A6) >> 11) / (1 << 53) < self.long_share
+
+    def empty_embedded(self, bc_id: int) -> bool:
+        """Whether the order's embedded consignment ``line_items`` come back empty
+        (bigcommerce/dev-docs issue 2052), decided once per order from the seed."""
+        if self.empty_share <= 0:
+            return False
+        return (mix(self.order_hash(bc_id) ^ 0xE3B7) >> 11) / (1 << 53) < self.empty_share
+
+    def _long_specs(self, h: int) -> list[tuple[CatalogProduct, int, int]]:
+        rnd = random.Random(h)
+        catalog = self.catalog
+        specs = []
+        for _ in range(LONG_LINES[0] + rnd.randrange(LONG_LINES[1] - LONG_LINES[0] + 1)):
+            prod = catalog[rnd.randrange(len(catalog))]
+            variant = rnd.randrange(len(prod.option[2])) if prod.option else 0
+            specs.append((prod, variant, 1 + rnd.randrange(5)))
+        return specs
+
     def _line_specs(self, h: int) -> list[tuple[CatalogProduct, int, int]]:
+        if self.long_share > 0 and self.is_long(h):
+            return self._long_specs(h)
         # Two hashes give 16 bits of product/variant and 16 bits of quantity per line.
         picks = mix(h ^ 0x51ED)
         qtys = mix(picks)
@@ -798,55 +953,10 @@ class Seeded:
         status = ix.status[i]
         addr_id = ADDRESS_ID_BASE + bc
         lines: list[Line] = []
-        for j, (prod, variant, qty) in enumerate(self._line_specs(h)):
-            line_id = bc * LINE_ID_FACTOR + j
-            price = prod.price + variant * 5_000
-            options: list[dict[str, Any]] = []
-            option_set_id = None
-            sku = prod.sku
-            name = prod.name
-            if prod.option is not None:
-                oname, style, values = prod.option
-                sku = f"{prod.sku}-{values[variant][:2].upper()}"
-                option_set_id = 10 + prod.product_id % 7
-                options.append(
-                    {
-                        "id": line_id * 4,
-                        "option_id": 40 + len(oname),
-                        "order_product_id": line_id,
-                        "product_option_id": prod.product_id * 10 + 1,
-                        "display_name": oname,
-                        "display_name_customer": oname,
-                        "display_name_merchant": oname,
-                        "display_value": values[variant],
-                        "display_value_customer": values[variant],
-                        "display_value_merchant": values[variant],
-                        "value": str(18_000 + prod.product_id * 10 + variant),
-                        "type": "Multiple choice",
-                        "name": f"{oname}{prod.product_id}",
-                        "display_style": style,
-                    }
-                )
-            lines.append(
-                Line(
-                    id=line_id,
-                    product_id=prod.product_id,
-                    variant_id=prod.product_id * 100 + variant,
-                    name=name,
-                    name_merchant=name,
-                    sku=sku,
-                    upc=f"0{prod.product_id:05d}{variant:03d}{(prod.product_id * 7) % 1000:03d}",
-                    brand=prod.brand,
-                    quantity=qty,
-                    price_ex=price,
-                    price_inc=with_tax(price, tax),
-                    cost=price * 6 // 10,
-                    weight=prod.weight,
-                    address_id=addr_id,
-                    options=options,
-                    option_set_id=option_set_id,
-                )
-            )
+        specs = self._line_specs(h)
+        first_line = LONG_LINE_ID_BASE + bc * 128 if len(specs) > 4 else bc * LINE_ID_FACTOR
+        for j, (prod, variant, qty) in enumerate(specs):
+            lines.append(catalog_line(prod, variant, qty, first_line + j, addr_id, tax))
         ship_person = customer if customer and (h >> 44) % 4 else bc * 31 + 7
         address = self._address(ship_person, cur, company)
         address.update(
@@ -1033,7 +1143,7 @@ class Seeded:
         return {
             "id": bc,
             "customer_id": ix.customer[i],
-            "date_created": rfc2822(ix.created[i]),
+            "date_created": rfc2822(ix.v2_created(i)),
             "date_modified": rfc2822(ix.updated[i]),
             "date_shipped": rfc2822(order.date_shipped) if order.date_shipped else "",
             "status_id": st,
@@ -1123,11 +1233,10 @@ class Seeded:
         """V2 ``/orders/{id}/shipping_addresses`` items."""
         bc = i + ID_BASE
         out: list[dict[str, Any]] = []
-        sh_ex, sh_inc = order.shipping
-        ha_ex, ha_inc = order.handling
-        for a in order.addresses:
+        for k, a in enumerate(order.addresses):
             lines = [ln for ln in order.lines if ln.address_id == a["id"]]
             quotes = f"/orders/{bc}/shipping_addresses/{a['id']}/shipping_quotes"
+            costs = {key: money(v) for key, v in _address_costs(order, k).items()}
             out.append(
                 {
                     "id": a["id"],
@@ -1147,15 +1256,15 @@ class Seeded:
                     "items_total": sum(ln.quantity for ln in lines),
                     "items_shipped": sum(ln.quantity_shipped for ln in lines),
                     "shipping_method": a["shipping_method"],
-                    "base_cost": money(order.base_costs[0]),
-                    "cost_ex_tax": money(sh_ex),
-                    "cost_inc_tax": money(sh_inc),
-                    "cost_tax": money(sh_inc - sh_ex),
+                    "base_cost": costs["base_cost"],
+                    "cost_ex_tax": costs["cost_ex_tax"],
+                    "cost_inc_tax": costs["cost_inc_tax"],
+                    "cost_tax": costs["cost_tax"],
                     "cost_tax_class_id": 0,
-                    "base_handling_cost": money(order.base_costs[1]),
-                    "handling_cost_ex_tax": money(ha_ex),
-                    "handling_cost_inc_tax": money(ha_inc),
-                    "handling_cost_tax": money(ha_inc - ha_ex),
+                    "base_handling_cost": costs["base_handling_cost"],
+                    "handling_cost_ex_tax": costs["handling_cost_ex_tax"],
+                    "handling_cost_inc_tax": costs["handling_cost_inc_tax"],
+                    "handling_cost_tax": costs["handling_cost_tax"],
                     "handling_cost_tax_class_id": 0,
                     "shipping_zone_id": 1,
                     "shipping_zone_name": a["country"],
@@ -1167,6 +1276,133 @@ class Seeded:
                 }
             )
         return out
+
+    def v2_consignments(
+        self,
+        i: int,
+        order: Order,
+        base_url: str,
+        *,
+        line_items: bool,
+        cap: int | None,
+        empty: bool,
+    ) -> dict[str, Any]:
+        """The ``orderConsignment_Get`` object of an order (``include=consignments``).
+
+        One ``shipping`` consignment per shipping address (its id is the address id, so
+        it matches the lines' ``order_address_id``), with the address fields and its
+        ``line_items``: full ``/orders/{id}/products`` objects when ``line_items``, else
+        ``{url, resource}`` links. More than ``cap`` lines: the first ``cap`` by id and a
+        ``__warning__`` on the consignment. ``empty``: ``line_items`` is ``[]`` although
+        the order has items. The store has no pickups, downloads or gift certificates.
+        """
+        bc = i + ID_BASE
+        shipping: list[dict[str, Any]] = []
+        for k, a in enumerate(order.addresses):
+            lines = sorted(
+                (ln for ln in order.lines if ln.address_id == a["id"]), key=lambda ln: ln.id
+            )
+            shown = [] if empty else lines if cap is None else lines[:cap]
+            if line_items:
+                items: list[dict[str, Any]] = [v2_line(ln, bc) for ln in shown]
+            else:
+                items = [
+                    {
+                        "url": f"{base_url}/orders/{bc}/products/{ln.id}",
+                        "resource": f"/orders/{bc}/products/{ln.id}",
+                    }
+                    for ln in shown
+                ]
+            quotes = f"/orders/{bc}/consignments/shipping/{a['id']}/shipping_quotes"
+            costs = {key: round(v / MONEY_SCALE, 4) for key, v in _address_costs(order, k).items()}
+            cons: dict[str, Any] = {
+                "id": a["id"],
+                **{key: a[key] for key in _CONSIGNMENT_ADDRESS_KEYS},
+                "form_fields": list(a.get("form_fields", [])),
+                "shipping_method": a["shipping_method"],
+                "line_items": items,
+                "items_total": sum(ln.quantity for ln in lines),
+                "items_shipped": sum(ln.quantity_shipped for ln in lines),
+                **costs,
+                "cost_tax_class_id": 0,
+                "handling_cost_tax_class_id": 0,
+                "shipping_zone_id": 1,
+                "shipping_zone_name": a["country"],
+                "shipping_quotes": {"url": f"{base_url}{quotes}", "resource": quotes},
+            }
+            if not empty and cap is not None and len(lines) > cap:
+                cons["__warning__"] = {"message": LINE_CAP_WARNING.format(cap=cap)}
+            shipping.append(cons)
+        return {
+            "pickups": [],
+            "shipping": shipping,
+            "downloads": [],
+            "email": {"gift_certificates": []},
+        }
+
+    # -- values the V2 list filters on, without materializing the order ------------------
+
+    def billing_email(self, i: int, order: Order | None) -> str:
+        """The billing email (``email`` filter)."""
+        if order is not None:
+            return str(order.billing.get("email", ""))
+        ix = self.index
+        bc = i + ID_BASE
+        h = self.order_hash(bc)
+        customer = ix.customer[i]
+        key = customer if customer else bc * 31 + 7
+        return str(self._address(key, self._currency(h), ix.company[i])["email"])
+
+    def cart_id(self, i: int, order: Order | None) -> str:
+        """The cart id (``cart_id`` filter)."""
+        return order.cart_id if order is not None else self._cart_id(self.order_hash(i + ID_BASE))
+
+    def payment_method(self, i: int, order: Order | None) -> str:
+        """The payment method (``payment_method`` filter)."""
+        if order is not None:
+            return str(order.v2["payment_method"])
+        return _PAYMENT[(self.order_hash(i + ID_BASE) >> 41) % len(_PAYMENT)]
+
+    def total_inc(self, i: int, order: Order | None) -> int:
+        """``total_inc_tax`` in units (``min_total``/``max_total`` filters)."""
+        return order.totals()["total_inc"] if order is not None else self.summary(i).total_inc
+
+
+_CONSIGNMENT_ADDRESS_KEYS = (
+    "first_name",
+    "last_name",
+    "company",
+    "street_1",
+    "street_2",
+    "city",
+    "zip",
+    "country",
+    "country_iso2",
+    "state",
+    "email",
+    "phone",
+)
+
+
+def _address_costs(order: Order, k: int) -> dict[str, int]:
+    """Shipping and handling of the ``k``-th shipping address: the first carries the
+    order's amounts, the others none."""
+    if k:
+        sh_ex = sh_inc = ha_ex = ha_inc = base = base_h = 0
+    else:
+        sh_ex, sh_inc = order.shipping
+        ha_ex, ha_inc = order.handling
+        base, base_h = order.base_costs[0], order.base_costs[1]
+    return {
+        "base_cost": base,
+        "cost_ex_tax": sh_ex,
+        "cost_inc_tax": sh_inc,
+        "cost_tax": sh_inc - sh_ex,
+        "base_handling_cost": base_h,
+        "handling_cost_ex_tax": ha_ex,
+        "handling_cost_inc_tax": ha_inc,
+        "handling_cost_tax": ha_inc - ha_ex,
+    }
 
 
 _LEGACY_EXTRA: dict[str, None] = {

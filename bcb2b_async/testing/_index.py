@@ -1,16 +1,23 @@
 """Compact per-order core columns and the list query engine of the sandbox.
 
 Every order is a position ``i`` (``bcOrderId == i + ID_BASE``) in a few parallel
-``array`` columns. ``created`` never changes and never decreases with ``i``, so
-position order *is* (createdAt, id) order.
+``array`` columns. ``created`` (the B2B createdAt) never changes and never decreases with
+``i``, so position order *is* (createdAt, id) order. ``b2b`` marks the orders in the B2B
+Edition list (consumer orders exist in V2 only); ``lag`` (optional) is how many seconds
+the B2B record came after the store order, so V2 ``date_created`` is ``created - lag``.
 
-Sorted views are kept per channel and per (channel, company): positions in createdAt
-order and in (updatedAt, id) order, patched incrementally on every change. A list
+Sorted views of the B2B orders are kept per channel and per (channel, company): positions
+in createdAt order and in (updatedAt, id) order, patched incrementally on every change. A list
 query whose only time bounds are on its sort key (every keyset walk, every offset
 walk) is answered by bisecting those views: no scan, whatever the store size. Other
 queries (for example the default one-year window, a bound on updatedAt while sorting
 by createdAt) are built once into a cached result, which is also patched on every
 change so walking it page by page stays cheap while orders are being updated.
+
+The V2 list sees every order. Its per-channel views (:class:`V2Views`: all orders by
+position, by (date_modified, id) and, with a lag, by (V2 date_created, id)) are built on
+the first V2 list request and patched like the others. ``version`` counts changes, so
+V2 results cached for uncommon filters are rebuilt after any change.
 """
 
 from __future__ import annotations
@@ -44,8 +51,10 @@ class Filter:
     company: int | None = None
     sort: SortKey = "updatedAt"
 
-    def matches(self, created: int, updated: int, channel: int, company: int) -> bool:
-        """Whether one order's values pass this filter."""
+    def matches(self, created: int, updated: int, channel: int, company: int, b2b: int = 1) -> bool:
+        """Whether one order's values pass this filter (consumer orders never do)."""
+        if not b2b:
+            return False
         if self.c_lo is not None and created < self.c_lo:
             return False
         if self.c_hi is not None and created > self.c_hi:
@@ -104,6 +113,8 @@ class OrderIndex:
 
     __slots__ = (
         "_cache",
+        "_v2",
+        "b2b",
         "builds",
         "by_channel",
         "by_channel_company",
@@ -111,10 +122,12 @@ class OrderIndex:
         "company",
         "created",
         "customer",
+        "lag",
         "max_cached",
         "perm",
         "status",
         "updated",
+        "version",
     )
 
     def __init__(
@@ -126,6 +139,8 @@ class OrderIndex:
         customer: array[int],
         status: array[int],
         *,
+        b2b: array[int] | None = None,
+        lag: array[int] | None = None,
         max_cached: int = 8,
     ) -> None:
         self.created = created
@@ -135,6 +150,12 @@ class OrderIndex:
         self.customer = customer
         self.status = status
         n = len(created)
+        self.b2b: array[int] = b2b if b2b is not None else array("b", b"\x01") * n
+        self.lag: array[int] | None = lag
+        if len(self.b2b) != n or (lag is not None and len(lag) != n):
+            raise ValueError("every column needs one value per order")
+        self.version = 0
+        self._v2: V2Views | None = None
         # Stable sort of positions by updatedAt: ties stay in position (= id) order.
         self.perm: array[int] = array("q", sorted(range(n), key=updated.__getitem__))
         self.by_channel: _Buckets[int] = _Buckets(updated)
@@ -145,11 +166,14 @@ class OrderIndex:
         self.builds = 0
 
     def _fill(self) -> None:
-        ch, co = self.channel, self.company
+        ch, co, b2b = self.channel, self.company, self.b2b
+        every = 0 not in b2b
         for name, order in (("by_created", range(len(ch))), ("by_updated", self.perm)):
             one: dict[int, list[int]] = {}
             two: dict[tuple[int, int], list[int]] = {}
             for i in order:
+                if not every and not b2b[i]:
+                    continue
                 c = ch[i]
                 one.setdefault(c, []).append(i)
                 two.setdefault((c, co[i]), []).append(i)
@@ -158,6 +182,17 @@ class OrderIndex:
 
     def __len__(self) -> int:
         return len(self.created)
+
+    def v2_created(self, i: int) -> int:
+        """V2 ``date_created`` of order ``i`` (Unix seconds)."""
+        lag = self.lag
+        return self.created[i] - lag[i] if lag is not None else self.created[i]
+
+    def v2_views(self) -> V2Views:
+        """The per-channel views of every order for the V2 list (built on first use)."""
+        if self._v2 is None:
+            self._v2 = V2Views(self)
+        return self._v2
 
     def _upd_key(self) -> Callable[[int], tuple[int, int]]:
         upd = self.updated
@@ -172,11 +207,26 @@ class OrderIndex:
     # -- mutation -----------------------------------------------------------------------
 
     def append(
-        self, created: int, updated: int, channel: int, company: int, customer: int, status: int
+        self,
+        created: int,
+        updated: int,
+        channel: int,
+        company: int,
+        customer: int,
+        status: int,
+        *,
+        b2b: bool = True,
+        lag: int = 0,
     ) -> int:
-        """Add a new order (its createdAt must not be below the last one); returns its position."""
+        """Add a new order (its createdAt must not be below the last one); returns its position.
+
+        ``b2b=False`` adds a consumer order (V2 only); ``lag`` needs a store built with lags.
+        """
         if len(self.created) and created < self.created[-1]:
             raise ValueError("createdAt must not decrease with the order id")
+        if lag and self.lag is None:
+            raise ValueError("this index keeps no lag column")
+        self.version += 1
         i = len(self.created)
         self.created.append(created)
         self.updated.append(updated)
@@ -184,12 +234,18 @@ class OrderIndex:
         self.company.append(company)
         self.customer.append(customer)
         self.status.append(status)
+        self.b2b.append(1 if b2b else 0)
+        if self.lag is not None:
+            self.lag.append(lag)
         self.perm.insert(self._locate(self.perm, i, "updatedAt"), i)
-        self.by_channel.add(channel, i)
-        self.by_channel_company.add((channel, company), i)
-        for f, ids in self._cache.items():
-            if f.matches(created, updated, channel, company):
-                ids.insert(self._locate(ids, i, f.sort), i)
+        if b2b:
+            self.by_channel.add(channel, i)
+            self.by_channel_company.add((channel, company), i)
+            for f, ids in self._cache.items():
+                if f.matches(created, updated, channel, company):
+                    ids.insert(self._locate(ids, i, f.sort), i)
+        if self._v2 is not None:
+            self._v2.append(i)
         return i
 
     def change(
@@ -199,14 +255,22 @@ class OrderIndex:
         updated: int | None = None,
         channel: int | None = None,
         company: int | None = None,
+        b2b: bool | None = None,
     ) -> None:
-        """Change the sortable/filterable values of order ``i``, keeping every view sorted."""
-        old = (self.created[i], self.updated[i], self.channel[i], self.company[i])
+        """Change the sortable/filterable values of order ``i``, keeping every view sorted.
+
+        ``b2b=True`` moves a consumer order into the B2B list (``False``: out of it).
+        Every call counts as a change of the order (``version``), even when no sortable
+        value moves: its status or other fields may have changed.
+        """
+        self.version += 1
+        old = (self.created[i], self.updated[i], self.channel[i], self.company[i], self.b2b[i])
         new = (
             old[0],
             old[1] if updated is None else updated,
             old[2] if channel is None else channel,
             old[3] if company is None else company,
+            old[4] if b2b is None else int(b2b),
         )
         if new == old:
             return
@@ -223,11 +287,15 @@ class OrderIndex:
             if now:
                 touched.append((f, ids))
         moved_u = new[1] != old[1]
-        moved_ch = new[2] != old[2]
+        flipped = new[4] != old[4]  # into or out of the B2B list
+        moved_ch = new[2] != old[2] or flipped
         moved_pair = moved_ch or new[3] != old[3]
-        if moved_ch or moved_u:
+        v2 = self._v2
+        if v2 is not None:
+            v2.remove(i, channel=new[2] != old[2], updated=moved_u)
+        if old[4] and (moved_ch or moved_u):
             self.by_channel.remove(old[2], i, created=moved_ch)
-        if moved_pair or moved_u:
+        if old[4] and (moved_pair or moved_u):
             self.by_channel_company.remove((old[2], old[3]), i, created=moved_pair)
         if moved_u:
             pos = self._locate(self.perm, i, "updatedAt")
@@ -236,12 +304,15 @@ class OrderIndex:
         self.updated[i] = new[1]
         self.channel[i] = new[2]
         self.company[i] = new[3]
+        self.b2b[i] = new[4]
         if moved_u:
             self.perm.insert(self._locate(self.perm, i, "updatedAt"), i)
-        if moved_ch or moved_u:
+        if new[4] and (moved_ch or moved_u):
             self.by_channel.add(new[2], i, created=moved_ch)
-        if moved_pair or moved_u:
+        if new[4] and (moved_pair or moved_u):
             self.by_channel_company.add((new[2], new[3]), i, created=moved_pair)
+        if v2 is not None:
+            v2.add(i, channel=new[2] != old[2], updated=moved_u)
         for f, ids in touched:
             ids.insert(self._locate(ids, i, f.sort), i)
 
@@ -358,6 +429,95 @@ class OrderIndex:
             return total, list(islice(stream, offset, offset + limit))
         ids = self.result(f)
         return total, _slice(ids, 0, len(ids), offset, limit, descending, key)
+
+
+class V2Views:
+    """Every order (B2B and consumer) per channel, for the V2 list, kept sorted.
+
+    ``by_pos[ch]``: positions ascending (id order; also date_created order when the index
+    keeps no lag). ``by_upd[ch]``: by (date_modified, id). With a lag, ``by_v2c[ch]`` and
+    ``all_v2c`` (every channel): by (V2 date_created, id).
+    """
+
+    __slots__ = ("all_v2c", "by_pos", "by_upd", "by_v2c", "ix")
+
+    def __init__(self, ix: OrderIndex) -> None:
+        self.ix = ix
+        ch = ix.channel
+        pos: dict[int, list[int]] = {}
+        for i in range(len(ch)):
+            pos.setdefault(ch[i], []).append(i)
+        upd: dict[int, list[int]] = {}
+        for i in ix.perm:
+            upd.setdefault(ch[i], []).append(i)
+        self.by_pos: dict[int, array[int]] = {k: array("q", v) for k, v in pos.items()}
+        self.by_upd: dict[int, array[int]] = {k: array("q", v) for k, v in upd.items()}
+        self.all_v2c: array[int] | None = None
+        self.by_v2c: dict[int, array[int]] | None = None
+        if ix.lag is not None:
+            # A stable sort on the value alone keeps ties in position (= id) order.
+            every = sorted(range(len(ch)), key=ix.v2_created)
+            per: dict[int, list[int]] = {}
+            for i in every:
+                per.setdefault(ch[i], []).append(i)
+            self.all_v2c = array("q", every)
+            self.by_v2c = {k: array("q", v) for k, v in per.items()}
+
+    def ckey(self) -> Callable[[int], tuple[int, int]]:
+        """Sort key of the date_created views: (V2 date_created, position)."""
+        v2c = self.ix.v2_created
+        return lambda j: (v2c(j), j)
+
+    def ukey(self) -> Callable[[int], tuple[int, int]]:
+        """Sort key of the date_modified views: (date_modified, position)."""
+        upd = self.ix.updated
+        return lambda j: (upd[j], j)
+
+    def remove(self, i: int, *, channel: bool, updated: bool) -> None:
+        """Take ``i`` out of the views its channel/date_modified change moves it in
+        (called before the columns change)."""
+        c = self.ix.channel[i]
+        if channel:
+            _drop(self.by_pos.get(c), i, lambda arr: bisect_left(arr, i))
+            if self.by_v2c is not None:
+                ck = self.ckey()
+                _drop(self.by_v2c.get(c), i, lambda arr: bisect_left(arr, ck(i), key=ck))
+        if channel or updated:
+            uk = self.ukey()
+            _drop(self.by_upd.get(c), i, lambda arr: bisect_left(arr, uk(i), key=uk))
+
+    def add(self, i: int, *, channel: bool = True, updated: bool = True) -> None:
+        """Put ``i`` back (called after the columns changed)."""
+        c = self.ix.channel[i]
+        if channel:
+            arr = self.by_pos.setdefault(c, array("q"))
+            if not arr or arr[-1] < i:
+                arr.append(i)
+            else:
+                arr.insert(bisect_left(arr, i), i)
+            if self.by_v2c is not None:
+                ck = self.ckey()
+                arr = self.by_v2c.setdefault(c, array("q"))
+                arr.insert(bisect_left(arr, ck(i), key=ck), i)
+        if channel or updated:
+            uk = self.ukey()
+            arr = self.by_upd.setdefault(c, array("q"))
+            arr.insert(bisect_left(arr, uk(i), key=uk), i)
+
+    def append(self, i: int) -> None:
+        """Add a new order."""
+        self.add(i)
+        if self.all_v2c is not None:
+            ck = self.ckey()
+            self.all_v2c.insert(bisect_left(self.all_v2c, ck(i), key=ck), i)
+
+
+def _drop(arr: array[int] | None, i: int, locate: Callable[[array[int]], int]) -> None:
+    if arr is None:
+        return
+    pos = locate(arr)
+    if pos < len(arr) and arr[pos] == i:
+        del arr[pos]
 
 
 def _slice(

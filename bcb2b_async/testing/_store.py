@@ -20,12 +20,17 @@ from ._b2b import B2BRoutes
 from ._data import (
     ADDED_LINE_ID_START,
     ADDED_SHIPMENT_ID_START,
+    EXTRA_ADDRESS_ID_BASE,
     Order,
     Seeded,
+    b2b_lag,
+    catalog_line,
     company_of_customer,
+    consumer_customer,
     extra_field_configs,
     first_customer_of,
     generate,
+    in_b2b_list,
 )
 from ._faults import FaultPlan
 from ._http import ApiError, b2b_error, gateway_error, v2_error
@@ -111,8 +116,27 @@ class SandboxStore:
         seed: seeds every generated value; the same seed gives the same store.
         store_hash, access_token: credentials the store accepts.
         b2b_rate, v2_rate: fixed-window quotas; ``None`` disables limiting (and headers).
-        bounds_inclusive: whether ``min*``/``max*`` list filters include the bound itself.
-        channels: channel ids orders are spread over (most on the first one).
+        bounds_inclusive: whether ``min*``/``max*`` list filters include the bound itself
+            (B2B ``minCreated``... and V2 ``min_date_created``...; V2 ``min_id``/``max_id``
+            always include it).
+        channels: channel ids orders are spread over (most on the first one); default
+            ``(1, 2, 3)``, or ``(1,)`` without multi-storefront.
+        multi_storefront: ``False`` makes B2B ``GET /channels`` answer 403 "Multi
+            storefront is not enabled" (the store then has channel 1 only).
+        b2b_share: share of the orders that are B2B orders (in the B2B Edition list); the
+            others are consumer orders that only V2 lists. ``1.0`` (default): every order.
+        realistic: switch the documented platform quirks on (the defaults of
+            ``b2b_lag``, ``empty_line_items`` and ``long_orders`` below).
+        b2b_lag: B2B ``createdAt`` comes 0..10 s (seeded) after the V2 ``date_created``,
+            and for ~1% of company orders (assigned to their company later) 1..180 days
+            after. Default: on when ``realistic``, else off (the two are equal).
+        empty_line_items: share of orders whose embedded consignment ``line_items`` come
+            back empty although the order has items (bigcommerce/dev-docs#2052). Default
+            0.02 when ``realistic``, else 0.
+        long_orders: share of seeded orders with 51..120 lines. Default 0.002 when
+            ``realistic``, else 0.
+        line_item_cap: most line items an embedded consignment returns; beyond it the
+            consignment gets a ``__warning__`` (bigcommerce/docs#960). ``None``: no cap.
         companies: number of B2B companies (ids ``1 .. companies``).
         old_fraction: share of orders created *and* last updated over a year ago.
         now: ``None`` for real time, a number for a frozen clock, or a callable.
@@ -143,7 +167,14 @@ class SandboxStore:
         b2b_rate: RateWindow | None = _DEFAULT_B2B,
         v2_rate: RateWindow | None = _DEFAULT_V2,
         bounds_inclusive: bool = True,
-        channels: tuple[int, ...] = (1, 2, 3),
+        channels: tuple[int, ...] | None = None,
+        multi_storefront: bool = True,
+        b2b_share: float = 1.0,
+        realistic: bool = False,
+        b2b_lag: bool | None = None,
+        empty_line_items: float | None = None,
+        long_orders: float | None = None,
+        line_item_cap: int | None = 50,
         companies: int = 20,
         old_fraction: float = 0.2,
         now: float | Callable[[], float] | None = None,
@@ -154,10 +185,27 @@ class SandboxStore:
     ) -> None:
         if orders < 0:
             raise ValueError("orders must be >= 0")
+        if channels is None:
+            channels = (1, 2, 3) if multi_storefront else (1,)
         if not channels:
             raise ValueError("at least one channel is needed")
+        if not multi_storefront and tuple(channels) != (1,):
+            raise ValueError("a store without multi-storefront has channel 1 only")
         if not 0 <= old_fraction <= 1:
             raise ValueError("old_fraction must be within [0, 1]")
+        if not 0 <= b2b_share <= 1:
+            raise ValueError("b2b_share must be within [0, 1]")
+        if b2b_lag is None:
+            b2b_lag = realistic
+        if empty_line_items is None:
+            empty_line_items = 0.02 if realistic else 0.0
+        if long_orders is None:
+            long_orders = 0.002 if realistic else 0.0
+        for name, share in (("empty_line_items", empty_line_items), ("long_orders", long_orders)):
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} must be within [0, 1]")
+        if line_item_cap is not None and line_item_cap < 1:
+            raise ValueError("line_item_cap must be >= 1 or None")
         if now is None:
             self.clock: Callable[[], float] = time.time
         elif callable(now):
@@ -170,6 +218,10 @@ class SandboxStore:
         self.access_token = access_token
         self.bounds_inclusive = bounds_inclusive
         self.channels: frozenset[int] = frozenset(channels)
+        self.multi_storefront = multi_storefront
+        self.b2b_share = b2b_share
+        self.b2b_lag = b2b_lag
+        self.line_item_cap = line_item_cap
         self.companies = companies
         self.latency = latency
         self.host = host
@@ -182,8 +234,19 @@ class SandboxStore:
             channels=tuple(channels),
             companies=companies,
             old_fraction=old_fraction,
+            b2b_share=b2b_share,
+            lag=b2b_lag,
         )
-        self._seeded = Seeded(self._index, seed=seed, built_at=self.built_at, companies=companies)
+        self._seeded = Seeded(
+            self._index,
+            seed=seed,
+            built_at=self.built_at,
+            companies=companies,
+            long_share=long_orders,
+            empty_share=empty_line_items,
+        )
+        self._empty_overrides: dict[int, bool] = {}
+        self._address_seq = EXTRA_ADDRESS_ID_BASE
         self._orders: dict[int, Order] = {}
         self.extra_field_configs: list[dict[str, Any]] = extra_field_configs(required_extra_fields)
         self.faults = FaultPlan()
@@ -307,12 +370,27 @@ class SandboxStore:
             order = self._orders[i] = self._seeded.derive(i)
         return order
 
-    def _touch(self, i: int, *, channel: int | None = None, company: int | None = None) -> None:
-        """Bump updatedAt (and date_modified) of order ``i`` to the store clock."""
+    def _touch(
+        self,
+        i: int,
+        *,
+        channel: int | None = None,
+        company: int | None = None,
+        b2b: bool | None = None,
+    ) -> None:
+        """Bump updatedAt (and date_modified) of order ``i`` to the store clock.
+
+        ``b2b=True`` puts a consumer order into the B2B list (it was assigned to a company
+        or got its B2B record).
+        """
         ix = self._index
         self._index.change(
-            i, updated=max(self._now(), ix.created[i]), channel=channel, company=company
+            i, updated=max(self._now(), ix.created[i]), channel=channel, company=company, b2b=b2b
         )
+
+    def _empty_embedded(self, i: int) -> bool:
+        forced = self._empty_overrides.get(i)
+        return self._seeded.empty_embedded(i + ID_BASE) if forced is None else forced
 
     def _next_line_id(self) -> int:
         self._line_seq += 1
@@ -328,7 +406,7 @@ class SandboxStore:
         mine = [i for i in range(len(cust)) if cust[i] == customer]
         for i in mine:
             if ix.company[i] != company and not (only_unassigned and ix.company[i] != 0):
-                self._touch(i, company=company)
+                self._touch(i, company=company, b2b=True)
         return len(mine)
 
     def _after_list(self, page: list[int]) -> None:
@@ -677,6 +755,7 @@ class SandboxStore:
             i,
             channel=changes.get("channel_id"),
             company=int(company) if company is not None else None,
+            b2b=True if company else None,
         )
 
     def create_order(
@@ -686,14 +765,40 @@ class SandboxStore:
         customer_id: int | None = None,
         *,
         status_id: int = 11,
+        b2b: bool | None = None,
+        lines: int | None = None,
+        addresses: int = 1,
     ) -> int:
         """Create a store order now (new highest id, createdAt = now); returns its bcOrderId.
 
         Without ``customer_id`` a user of ``company_id`` is used (a random company when
         both are None); ``company_id=0`` with no customer makes a guest order.
+
+        ``b2b=False`` makes a consumer order: in V2 only, not in the B2B list (a B2B
+        ``POST /orders`` within 10 s, or assigning it to a company, moves it there).
+        ``None``: a B2B order, or with ``b2b_share < 1`` a seeded draw (a company makes
+        it B2B). ``lines`` gives the order that many lines (e.g. 60 to pass the 50-line
+        consignment cap), spread round-robin over ``addresses`` shipping addresses
+        (consignments); not with the shipped statuses 2 and 3.
         """
         if status_id not in STATUS_NAMES:
             raise ValueError("status_id must be within 0..14")
+        if lines is not None and lines < 1:
+            raise ValueError("lines must be >= 1")
+        if addresses < 1 or (lines is not None and addresses > lines):
+            raise ValueError("addresses must be within 1..lines")
+        if (lines is not None or addresses != 1) and status_id in (2, 3):
+            raise ValueError("lines/addresses cannot be set on a shipped order")
+        ix = self._index
+        pos = len(ix)
+        if b2b is None:
+            b2b = bool(company_id) or in_b2b_list(self.seed, pos, self.b2b_share)
+        if not b2b:
+            if company_id:
+                raise ValueError("a consumer order has no company")
+            company_id = 0
+            if customer_id is None:
+                customer_id = consumer_customer(self.seed, pos)
         rnd = self._mut_rng
         if customer_id is None:
             if company_id is None:
@@ -701,13 +806,42 @@ class SandboxStore:
             customer_id = first_customer_of(company_id) + rnd.randrange(5) if company_id else 0
         elif company_id is None:
             company_id = company_of_customer(customer_id, self.companies)
-        ix = self._index
         now = self._now()
         created = max(now, ix.created[-1]) if len(ix) else now
-        i = ix.append(created, created, channel_id, company_id, customer_id, status_id)
+        lag = b2b_lag(self.seed, pos, company_id, late=False) if b2b and self.b2b_lag else 0
+        i = ix.append(
+            created, created, channel_id, company_id, customer_id, status_id, b2b=b2b, lag=lag
+        )
         if status_id in (2, 3):
             self._materialize(i)
+        if lines is not None or addresses != 1:
+            self._shape_order(i, lines, addresses)
         return i + ID_BASE
+
+    def _shape_order(self, i: int, lines: int | None, addresses: int) -> None:
+        order = self._materialize(i)
+        first = order.addresses[0]
+        for k in range(1, addresses):
+            self._address_seq += 1
+            extra = dict(first, form_fields=[])
+            extra["id"] = self._address_seq
+            extra["street_1"] = f"{10 + k} Dock Road"
+            order.addresses.append(extra)
+        ids = [a["id"] for a in order.addresses]
+        if lines is None:
+            for j, ln in enumerate(order.lines):
+                ln.address_id = ids[j % addresses]
+            return
+        catalog = self._seeded.catalog
+        made = []
+        for j in range(lines):
+            prod = catalog[j % len(catalog)]
+            variant = (j // len(catalog)) % len(prod.option[2]) if prod.option else 0
+            line_id = self._next_line_id()
+            made.append(
+                catalog_line(prod, variant, 1 + j % 3, line_id, ids[j % addresses], order.tax_bp)
+            )
+        order.lines = made
 
     def mutate_every(
         self, n_requests: int, *, updates: int = 1, creates: int = 0, api: Api = "b2b"
@@ -735,12 +869,16 @@ class SandboxStore:
         updated_from: int | None = None,
         updated_to: int | None = None,
     ) -> list[int]:
-        """Ground truth: bcOrderIds (ascending) matching the filters over *all* orders,
-        ignoring the API's default windows; every bound is inclusive."""
+        """Ground truth of the B2B list: bcOrderIds (ascending) of the B2B orders matching
+        the filters, ignoring the API's default windows; every bound is inclusive and the
+        times are B2B createdAt/updatedAt. Consumer orders are never included."""
         ix = self._index
         chans = None if channel_ids is None else set(channel_ids)
+        b2b = ix.b2b
         out: list[int] = []
         for i in range(len(ix)):
+            if not b2b[i]:
+                continue
             if chans is not None and ix.channel[i] not in chans:
                 continue
             if company_id is not None and ix.company[i] != company_id:
@@ -756,6 +894,69 @@ class SandboxStore:
                 continue
             out.append(i + ID_BASE)
         return out
+
+    def v2_order_ids(
+        self,
+        *,
+        channel_id: int | None = None,
+        created_from: int | None = None,
+        created_to: int | None = None,
+        modified_from: int | None = None,
+        modified_to: int | None = None,
+        b2b: bool | None = None,
+    ) -> list[int]:
+        """Ground truth of the V2 list: ids (ascending) of every store order matching the
+        filters, consumer orders included (``b2b=True``/``False``: only B2B / only
+        consumer orders); bounds are inclusive, on V2 ``date_created``/``date_modified``."""
+        ix = self._index
+        out: list[int] = []
+        for i in range(len(ix)):
+            if b2b is not None and bool(ix.b2b[i]) != b2b:
+                continue
+            if channel_id is not None and ix.channel[i] != channel_id:
+                continue
+            c, u = ix.v2_created(i), ix.updated[i]
+            if created_from is not None and c < created_from:
+                continue
+            if created_to is not None and c > created_to:
+                continue
+            if modified_from is not None and u < modified_from:
+                continue
+            if modified_to is not None and u > modified_to:
+                continue
+            out.append(i + ID_BASE)
+        return out
+
+    @property
+    def v2_result_builds(self) -> int:
+        """How many V2 list/count results were built by scanning orders (cached until the
+        next change); every other answer was paged straight from a sorted view."""
+        return self._v2.engine.builds
+
+    def is_b2b(self, bc_order_id: int) -> bool:
+        """Whether the order is in the B2B list (else a consumer order, V2 only)."""
+        return bool(self._index.b2b[self._require(bc_order_id)])
+
+    def v2_created_at(self, bc_order_id: int) -> int:
+        """V2 ``date_created`` (Unix seconds); B2B ``createdAt`` minus the lag."""
+        return self._index.v2_created(self._require(bc_order_id))
+
+    def has_empty_line_items(self, bc_order_id: int) -> bool:
+        """Whether the order's embedded consignment ``line_items`` come back empty."""
+        return self._empty_embedded(self._require(bc_order_id))
+
+    def empty_line_item_orders(self) -> list[int]:
+        """Ids (ascending) of every order whose embedded ``line_items`` come back empty."""
+        return [i + ID_BASE for i in range(len(self._index)) if self._empty_embedded(i)]
+
+    def set_empty_line_items(self, bc_order_id: int, empty: bool | None = True) -> None:
+        """Force (``True``/``False``) or reset to the seeded draw (``None``) whether the
+        order's embedded ``line_items`` come back empty."""
+        i = self._require(bc_order_id)
+        if empty is None:
+            self._empty_overrides.pop(i, None)
+        else:
+            self._empty_overrides[i] = bool(empty)
 
     def _require(self, bc_order_id: int) -> int:
         i = self._position(bc_order_id)
@@ -789,7 +990,7 @@ class SandboxStore:
         return sorted((dict(s) for s in self._view(i).shipments), key=lambda s: int(s["id"]))
 
     def created_at(self, bc_order_id: int) -> int:
-        """createdAt (Unix seconds) of an order."""
+        """B2B createdAt (Unix seconds) of an order (see :meth:`v2_created_at`)."""
         return self._index.created[self._require(bc_order_id)]
 
     def updated_at(self, bc_order_id: int) -> int:

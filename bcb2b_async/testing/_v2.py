@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from ._data import BASE_ADDRESS_KEYS, PROVIDERS, Line, Order, make_shipment
 from ._http import ApiError, decode_body, json_response
-from ._util import STATUS_NAMES, is_int, parse_money, with_tax
+from ._index import ID_BASE
+from ._util import CUSTOM_STATUS, STATUS_NAMES, is_int, parse_money, with_tax
+from ._v2list import V2_SORTS, V2Engine, V2Query, V2Sort
 
 if TYPE_CHECKING:
     from ._store import SandboxStore
@@ -163,6 +169,94 @@ def _paged(request: web.Request, items: list[dict[str, Any]]) -> web.Response:
     return json_response(chunk)
 
 
+#: Order statuses in the control panel's order (``sort_order``), with their descriptions.
+_STATUS_ORDER: tuple[tuple[int, str], ...] = (
+    (
+        0,
+        "An incomplete order happens when a shopper reached the payment page, but did not "
+        "complete the transaction.",
+    ),
+    (1, "Customer started the checkout process, but did not complete it."),
+    (7, "Customer has completed checkout process, but payment has yet to be confirmed."),
+    (11, "Customer has completed the checkout process and payment has been confirmed."),
+    (9, "Order has been pulled and packaged, and is awaiting collection from a shipping provider."),
+    (8, "Order has been pulled, and is awaiting customer pickup from a seller-specified location."),
+    (
+        3,
+        "Only some items in the order have been shipped, due to some products being "
+        "pre-order only or other reasons.",
+    ),
+    (10, "Client has paid for their digital product and their file(s) are available for download."),
+    (
+        2,
+        "Order has been shipped, but receipt has not been confirmed; seller has used the Ship "
+        "Items action.",
+    ),
+    (5, "Seller has cancelled an order, due to a stock inconsistency or other reasons."),
+    (6, "Seller has marked the order as declined for lack of manual payment, or other reasons."),
+    (4, "Seller has used the Refund action."),
+    (
+        13,
+        "Customer has initiated a dispute resolution process for the PayPal transaction that "
+        "paid for the order.",
+    ),
+    (12, "Order is on hold while some aspect needs to be manually confirmed."),
+    (14, "Seller has partially refunded the order."),
+)
+_INCLUDES = frozenset({"consignments", "consignments.line_items", "fees"})
+
+
+def _int_param(q: MultiMapping[str], name: str) -> int | None:
+    raw = q.get(name, "").strip()
+    if raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _bad(f"The query parameter '{name}' must be an integer.") from None
+
+
+def _str_param(q: MultiMapping[str], name: str) -> str | None:
+    raw = q.get(name)
+    return None if raw is None or raw.strip() == "" else raw.strip()
+
+
+def parse_v2_date(name: str, raw: str) -> float:
+    """Parse an RFC 2822 or ISO 8601 date (naive means UTC) into Unix seconds; 400 else."""
+    text = raw.strip()
+    when: datetime | None = None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            when = None
+    if when is None:
+        raise _bad(f"The query parameter '{name}' must be a date in RFC-2822 or ISO-8601 format.")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _total_param(q: MultiMapping[str], name: str) -> int | None:
+    raw = q.get(name, "").strip()
+    if raw == "":
+        return None
+    value = parse_money(raw)
+    if value is None:
+        raise _bad(f"The query parameter '{name}' must be a non-negative number.")
+    return value
+
+
+def parse_includes(q: MultiMapping[str]) -> set[str]:
+    """The ``include`` values (comma separated and/or repeated); unknown ones are ignored."""
+    out: set[str] = set()
+    for raw in q.getall("include", []):
+        out.update(part.strip() for part in raw.split(",") if part.strip() in _INCLUDES)
+    return out
+
+
 def _money(body: dict[str, Any], key: str) -> int:
     value = parse_money(body[key])
     if value is None:
@@ -199,10 +293,15 @@ class V2Routes:
 
     def __init__(self, store: SandboxStore) -> None:
         self.store = store
+        self.engine = V2Engine(store)
 
     def register(self, router: web.UrlDispatcher) -> None:
         """Add the V2 routes to an aiohttp router."""
-        p = "/stores/{store_hash}/v2/orders/{order_id}"
+        root = "/stores/{store_hash}/v2/orders"
+        router.add_get(root, self.list_orders)
+        router.add_get(f"{root}/count", self.count_orders)
+        p = f"{root}/{{order_id}}"
+        router.add_get(f"{p}/consignments", self.consignments)
         router.add_get(p, self.get_order)
         router.add_put(p, self.update_order)
         router.add_get(f"{p}/products", self.products)
@@ -222,10 +321,128 @@ class V2Routes:
         return i
 
     async def get_order(self, request: web.Request) -> web.Response:
-        """GET /orders/{id}."""
+        """GET /orders/{id} (``include`` and ``consignment_structure`` as for the list)."""
+        i = self._position(request)
+        return json_response(self._render(i, parse_includes(request.query), request.query))
+
+    # -- GET /orders and /orders/count ------------------------------------------------------
+
+    def build_query(self, q: MultiMapping[str], sort: V2Sort = "id") -> V2Query:
+        """Translate the list/count filters into a canonical :class:`V2Query`."""
+        store = self.store
+        inclusive = store.bounds_inclusive
+
+        def date_lo(name: str) -> int | None:
+            raw = _str_param(q, name)
+            if raw is None:
+                return None
+            t = parse_v2_date(name, raw)
+            return math.ceil(t) if inclusive or t != math.floor(t) else int(t) + 1
+
+        def date_hi(name: str) -> int | None:
+            raw = _str_param(q, name)
+            if raw is None:
+                return None
+            t = parse_v2_date(name, raw)
+            return math.floor(t) if inclusive or t != math.floor(t) else int(t) - 1
+
+        min_id, max_id = _int_param(q, "min_id"), _int_param(q, "max_id")
+        email = _str_param(q, "email")
+        return V2Query(
+            pos_lo=None if min_id is None else min_id - ID_BASE,
+            pos_hi=None if max_id is None else max_id - ID_BASE,
+            c_lo=date_lo("min_date_created"),
+            c_hi=date_hi("max_date_created"),
+            u_lo=date_lo("min_date_modified"),
+            u_hi=date_hi("max_date_modified"),
+            channel=_int_param(q, "channel_id"),
+            status=_int_param(q, "status_id"),
+            customer=_int_param(q, "customer_id"),
+            email=None if email is None else email.casefold(),
+            cart_id=_str_param(q, "cart_id"),
+            payment_method=_str_param(q, "payment_method"),
+            total_lo=_total_param(q, "min_total"),
+            total_hi=_total_param(q, "max_total"),
+            external_order_id=_str_param(q, "external_order_id"),
+            sort=sort,
+        )
+
+    @staticmethod
+    def _sort(q: MultiMapping[str]) -> tuple[V2Sort, bool]:
+        raw = q.get("sort", "").strip()
+        if not raw:
+            return "id", False
+        field, _, direction = raw.partition(":")
+        direction = direction.strip().lower() or "asc"
+        for name in V2_SORTS:
+            if field.strip() == name and direction in ("asc", "desc"):
+                return name, direction == "desc"
+        raise _bad(f"The sort '{raw}' is not supported.")
+
+    def _render(self, i: int, includes: set[str], q: MultiMapping[str]) -> dict[str, Any]:
+        store = self.store
+        order = store._view(i)
+        rec = store._seeded.v2_order(i, order, store.v2_api_url)
+        if includes & {"consignments", "consignments.line_items"}:
+            obj = store._seeded.v2_consignments(
+                i,
+                order,
+                store.v2_api_url,
+                line_items="consignments.line_items" in includes,
+                cap=store.line_item_cap,
+                empty=store._empty_embedded(i),
+            )
+            rec["consignments"] = obj if q.get("consignment_structure") == "object" else [obj]
+        if "fees" in includes:
+            rec["fees"] = []
+        return rec
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        """GET /orders: filters, ``sort``, ``page``/``limit`` (204 past the end) and the
+        ``include`` side-loads."""
+        store = self.store
+        q = request.query
+        page, limit = _page_params(request)
+        sort, descending = self._sort(q)
+        query = self.build_query(q, sort)
+        includes = parse_includes(q)
+        _, positions = self.engine.page(query, page, limit, descending)
+        if not positions:
+            return web.Response(status=204)
+        resp = json_response([self._render(i, includes, q) for i in positions])
+        store._last_page = positions
+        return resp
+
+    async def count_orders(self, request: web.Request) -> web.Response:
+        """GET /orders/count: ``{statuses: [...], count}`` under the list's filters."""
+        total, counts = self.engine.status_counts(self.build_query(request.query))
+        statuses = [
+            {
+                "id": sid,
+                "name": STATUS_NAMES[sid],
+                "system_label": STATUS_NAMES[sid],
+                "custom_label": CUSTOM_STATUS.get(sid, STATUS_NAMES[sid]),
+                "system_description": description,
+                "count": counts.get(sid, 0),
+                "sort_order": k,
+            }
+            for k, (sid, description) in enumerate(_STATUS_ORDER)
+        ]
+        return json_response({"statuses": statuses, "count": total})
+
+    async def consignments(self, request: web.Request) -> web.Response:
+        """GET /orders/{id}/consignments (``include=consignments.line_items`` expands)."""
         store = self.store
         i = self._position(request)
-        return json_response(store._seeded.v2_order(i, store._view(i), store.v2_api_url))
+        obj = store._seeded.v2_consignments(
+            i,
+            store._view(i),
+            store.v2_api_url,
+            line_items="consignments.line_items" in parse_includes(request.query),
+            cap=store.line_item_cap,
+            empty=store._empty_embedded(i),
+        )
+        return json_response(obj)
 
     async def products(self, request: web.Request) -> web.Response:
         """GET /orders/{id}/products (page/limit; 204 when empty)."""
