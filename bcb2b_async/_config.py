@@ -101,14 +101,18 @@ def validate_base_url(name: str, url: object) -> str:
         _ = parts.port
     except ValueError as err:
         raise InvalidArgumentError(f"{name} is not a valid URL: {err}") from None
+    if "@" in parts.netloc or parts.username or parts.password:
+        # Never echo the URL: the part before '@' is a credential.
+        raise InvalidArgumentError(
+            f"{name} must not contain credentials (user:password@); pass the access token "
+            "as access_token"
+        )
     if parts.scheme not in ("https", "http") or not host:
         raise InvalidArgumentError(f"{name} must be an absolute https:// URL, got {url!r}")
     if parts.scheme == "http" and not _is_loopback(host):
         raise InvalidArgumentError(
             f"{name} must use https (plain http is only allowed for loopback hosts), got {url!r}"
         )
-    if parts.username or parts.password:
-        raise InvalidArgumentError(f"{name} must not contain credentials")
     if parts.query or parts.fragment:
         raise InvalidArgumentError(f"{name} must not contain a query or fragment")
     if parts.path not in ("", "/"):
