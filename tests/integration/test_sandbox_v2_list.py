@@ -573,3 +573,54 @@ async def test_a_million_orders_serve_v2_date_pages_without_scanning() -> None:
         status, _, body = await call(s, "GET", f"{path}/count", params={
             "min_date_created": rfc(t), "channel_id": "1"})
         assert status == 200 and 0 < body["count"] < 300_000
+
+
+def test_v2_views_and_b2b_membership_stay_exact_under_random_changes() -> None:
+    """The incrementally patched V2 views equal freshly built ones, and the B2B list engine
+    keeps consumer orders out, while orders change, move in and out of the B2B list and
+    new ones arrive."""
+    from array import array
+
+    from bcb2b_async.testing._index import Filter, OrderIndex, V2Views
+
+    rnd = random.Random(21)
+    n = 1200
+    created = sorted(rnd.randrange(0, 400) for _ in range(n))
+    updated = [c + rnd.choice((0, 0, rnd.randrange(0, 300))) for c in created]
+    ix = OrderIndex(
+        array("q", created), array("q", updated),
+        array("q", [rnd.choice((1, 1, 2, 3)) for _ in range(n)]),
+        array("q", [rnd.randrange(0, 4) for _ in range(n)]),
+        array("q", [0] * n), array("b", [0] * n),
+        b2b=array("b", [rnd.random() < 0.6 for _ in range(n)]),
+        lag=array("i", [rnd.choice((0, rnd.randrange(0, 11), 5000)) for _ in range(n)]),
+    )
+    views = ix.v2_views()
+
+    def check() -> None:
+        fresh = V2Views(ix)
+        for name in ("by_pos", "by_upd", "by_v2c"):
+            got, want = getattr(views, name), getattr(fresh, name)
+            assert {k: v.tolist() for k, v in got.items() if v} == {
+                k: v.tolist() for k, v in want.items()}, name
+        assert views.all_v2c is not None and fresh.all_v2c is not None
+        assert views.all_v2c.tolist() == fresh.all_v2c.tolist()
+        f = Filter(channels=frozenset({1, 2, 3}), sort=rnd.choice(("createdAt", "updatedAt")))
+        key = ix.created if f.sort == "createdAt" else ix.updated
+        want_ids = sorted((i for i in range(len(ix)) if ix.b2b[i]), key=lambda i: (key[i], i))
+        total, page = ix.page(f, 0, len(ix), False)
+        assert total == len(want_ids) and page == want_ids
+
+    for step in range(80):
+        for _ in range(rnd.randrange(1, 6)):
+            i = rnd.randrange(len(ix))
+            ix.change(i, updated=rnd.choice((None, 700 + step)),
+                      channel=rnd.choice((None, 1, 2, 3)), company=rnd.choice((None, 0, 2)),
+                      b2b=rnd.choice((None, None, True, False)))
+        if step % 4 == 0:
+            last = ix.created[-1] + rnd.randrange(0, 2)
+            ix.append(last, last, rnd.choice((1, 2)), 0, 0, 0, b2b=rnd.random() < 0.5,
+                      lag=rnd.randrange(0, 11))
+        if step % 10 == 0:
+            check()
+    check()
