@@ -9,9 +9,10 @@ rerun.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+import enum
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Never, TypeAlias, TypeVar
 
 from .._batch import (
     DEFAULT_CONCURRENCY,
@@ -24,6 +25,7 @@ from .._batch import (
 from .._config import Priority
 from .._decode import decoder_for
 from .._pagination import AsyncPaginator
+from .._pipeline import Deadline, Pipeline, resolve_deadline
 from .._v2_validate import (
     billing_from_flat,
     build_order_update,
@@ -49,12 +51,25 @@ from ..models.v2_orders import (
     V2ShippingAddress,
 )
 
-if TYPE_CHECKING:
-    from .._client import B2BClient, Deadline
-
-__all__ = ["V2", "V2Orders"]
+__all__ = ["UNSET", "V2", "MoneyInput", "Unset", "V2Orders"]
 
 T = TypeVar("T")
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`: "argument not given" where ``None`` is a real value."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Default of :meth:`V2Orders.update`'s fields: not sent. (``None`` is sent as JSON null
+#: where the spec allows it: ``external_source``, ``external_order_id``.)
+UNSET = Unset.UNSET
+
+#: A money amount for a V2 write: a Decimal, an int, a float or a decimal string.
+MoneyInput: TypeAlias = Decimal | str | int | float
 
 #: Extra headers for a GET on which the V2 spec declares ``Content-Type`` required
 #: (``GET /orders/{order_id}/products``); the pipeline adds it itself only with a body.
@@ -69,75 +84,186 @@ MAX_TRACKING = 50
 class V2:
     """The V2 API of the store: ``client.v2.orders``."""
 
-    def __init__(self, client: B2BClient) -> None:
-        self.orders = V2Orders(client)
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.orders = V2Orders(pipeline)
 
 
 class V2Orders:
-    """V2 orders of one store (``/stores/{store_hash}/v2/orders…``)."""
+    """V2 orders of one store (``/stores/{store_hash}/v2/orders…``).
 
-    def __init__(self, client: B2BClient) -> None:
-        self._client = client
+    Every method takes ``priority`` (``"interactive"`` or ``"bulk"``; default: the
+    client's) and ``deadline`` (seconds from now or an aware datetime): nothing is sent,
+    nor retried, after the deadline. For a method that makes several requests
+    (``create_shipment`` with defaults, ``apply_update`` with tracking, the batches) the
+    deadline covers all of them, counted from the call.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipe = pipeline
 
     async def get(
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> V2Order:
         """``GET /orders/{order_id}``: the full V2 order."""
         oid = validate_positive_id("order_id", order_id)
-        result: V2Order = await self._client.request(
+        result: V2Order = await self._pipe.request(
             "v2",
             "GET",
             f"/orders/{oid}",
             decoder=decoder_for(V2Order),
-            priority=_prio(priority),
-            deadline=_deadline(deadline),
+            priority=priority,
+            deadline=deadline,
         )
         return result
 
-    async def update(self, order_id: int, **fields: Any) -> V2Order:
+    async def update(
+        self,
+        order_id: int,
+        *,
+        status_id: int | Unset = UNSET,
+        staff_notes: str | Unset = UNSET,
+        customer_message: str | Unset = UNSET,
+        billing_address: Mapping[str, Any] | Unset = UNSET,
+        shipping_addresses: Sequence[Mapping[str, Any]] | Unset = UNSET,
+        products: Sequence[Mapping[str, Any]] | Unset = UNSET,
+        fees: Sequence[Mapping[str, Any]] | Unset = UNSET,
+        consignments: Mapping[str, Any] | Unset = UNSET,
+        subtotal_ex_tax: MoneyInput | Unset = UNSET,
+        subtotal_inc_tax: MoneyInput | Unset = UNSET,
+        total_ex_tax: MoneyInput | Unset = UNSET,
+        total_inc_tax: MoneyInput | Unset = UNSET,
+        base_shipping_cost: MoneyInput | Unset = UNSET,
+        shipping_cost_ex_tax: MoneyInput | Unset = UNSET,
+        shipping_cost_inc_tax: MoneyInput | Unset = UNSET,
+        base_handling_cost: MoneyInput | Unset = UNSET,
+        handling_cost_ex_tax: MoneyInput | Unset = UNSET,
+        handling_cost_inc_tax: MoneyInput | Unset = UNSET,
+        base_wrapping_cost: MoneyInput | Unset = UNSET,
+        wrapping_cost_ex_tax: MoneyInput | Unset = UNSET,
+        wrapping_cost_inc_tax: MoneyInput | Unset = UNSET,
+        discount_amount: MoneyInput | Unset = UNSET,
+        refunded_amount: MoneyInput | Unset = UNSET,
+        customer_id: int | Unset = UNSET,
+        channel_id: int | Unset = UNSET,
+        customer_locale: str | Unset = UNSET,
+        date_created: str | Unset = UNSET,
+        is_deleted: bool | Unset = UNSET,
+        order_is_digital: bool | Unset = UNSET,
+        items_total: int | Unset = UNSET,
+        items_shipped: int | Unset = UNSET,
+        payment_method: str | Unset = UNSET,
+        payment_provider_id: str | int | float | Unset = UNSET,
+        ip_address: str | Unset = UNSET,
+        ip_address_v6: str | Unset = UNSET,
+        geoip_country: str | Unset = UNSET,
+        geoip_country_iso2: str | Unset = UNSET,
+        order_source: str | Unset = UNSET,
+        ebay_order_id: str | Unset = UNSET,
+        external_source: str | Unset | None = UNSET,
+        external_order_id: str | Unset | None = UNSET,
+        priority: Priority | None = None,
+        deadline: Deadline = None,
+        **unknown: Never,
+    ) -> V2Order:
         """``PUT /orders/{order_id}``: change writable fields of an order.
 
-        ``fields`` are the writable fields of the spec's PUT body: ``status_id``,
-        ``staff_notes``, ``customer_message``, ``billing_address`` (partial),
-        ``shipping_addresses``, ``products`` (no ``id``: add; with ``id``: partial update;
-        ``quantity=0``: remove), the cost overrides (``subtotal_ex_tax`` with
-        ``subtotal_inc_tax``, and the other ex/inc-tax pairs), ``is_deleted``, ...
-        Read-only or unknown fields raise :class:`InvalidArgumentError` before anything is
-        sent.
+        The keyword arguments are the writable fields of the spec's PUT body
+        (``order_Put``); only the ones given are sent. ``billing_address`` is partial;
+        ``products``: no ``id`` adds a line, with ``id`` updates it, ``quantity=0`` removes
+        it; the cost overrides come in ex/inc-tax pairs (``subtotal_*``, ``total_*``,
+        ``shipping_cost_*``); ``fees`` replaces the order's fees; ``external_source`` and
+        ``external_order_id`` may be ``None`` (sent as null, clearing them). Money is a
+        :class:`~decimal.Decimal`, an int, a float or a decimal string, never negative.
+
+        A misspelt or read-only name (``stauts_id``, ``external_id``) is a type error for
+        mypy (``**unknown`` is typed ``Never``) and raises :class:`InvalidArgumentError`
+        (with a "did you mean" hint) at run time; every value is checked before anything
+        is sent.
 
         >>> await client.v2.orders.update(101, status_id=11, staff_notes="Packed")
         >>> await client.v2.orders.update(101, products=[{"id": 5, "quantity": 0}])
         """
         oid = validate_positive_id("order_id", order_id)
+        given: dict[str, object] = {
+            "status_id": status_id,
+            "staff_notes": staff_notes,
+            "customer_message": customer_message,
+            "billing_address": billing_address,
+            "shipping_addresses": shipping_addresses,
+            "products": products,
+            "fees": fees,
+            "consignments": consignments,
+            "subtotal_ex_tax": subtotal_ex_tax,
+            "subtotal_inc_tax": subtotal_inc_tax,
+            "total_ex_tax": total_ex_tax,
+            "total_inc_tax": total_inc_tax,
+            "base_shipping_cost": base_shipping_cost,
+            "shipping_cost_ex_tax": shipping_cost_ex_tax,
+            "shipping_cost_inc_tax": shipping_cost_inc_tax,
+            "base_handling_cost": base_handling_cost,
+            "handling_cost_ex_tax": handling_cost_ex_tax,
+            "handling_cost_inc_tax": handling_cost_inc_tax,
+            "base_wrapping_cost": base_wrapping_cost,
+            "wrapping_cost_ex_tax": wrapping_cost_ex_tax,
+            "wrapping_cost_inc_tax": wrapping_cost_inc_tax,
+            "discount_amount": discount_amount,
+            "refunded_amount": refunded_amount,
+            "customer_id": customer_id,
+            "channel_id": channel_id,
+            "customer_locale": customer_locale,
+            "date_created": date_created,
+            "is_deleted": is_deleted,
+            "order_is_digital": order_is_digital,
+            "items_total": items_total,
+            "items_shipped": items_shipped,
+            "payment_method": payment_method,
+            "payment_provider_id": payment_provider_id,
+            "ip_address": ip_address,
+            "ip_address_v6": ip_address_v6,
+            "geoip_country": geoip_country,
+            "geoip_country_iso2": geoip_country_iso2,
+            "order_source": order_source,
+            "ebay_order_id": ebay_order_id,
+            "external_source": external_source,
+            "external_order_id": external_order_id,
+        }
+        fields = {key: value for key, value in given.items() if value is not UNSET}
+        # Names outside the signature reach build_order_update, which refuses them with
+        # the reason (read-only) or a "did you mean" hint.
+        fields.update(unknown)
         body = build_order_update(fields)
-        result: V2Order = await self._client.request(
-            "v2", "PUT", f"/orders/{oid}", json=body, decoder=decoder_for(V2Order)
+        result: V2Order = await self._pipe.request(
+            "v2", "PUT", f"/orders/{oid}", json=body, decoder=decoder_for(V2Order),
+            priority=priority, deadline=deadline,
         )
         return result
 
     async def products(
-        self, order_id: int, *, priority: Priority | None = None
+        self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> list[V2OrderProduct]:
         """``GET /orders/{order_id}/products``: every product line (all pages)."""
         oid = validate_positive_id("order_id", order_id)
         # The spec declares Content-Type required on this GET (and only this one).
         return await self._list(
-            f"/orders/{oid}/products", V2OrderProduct, priority, headers=CONTENT_TYPE_JSON
+            f"/orders/{oid}/products", V2OrderProduct, priority, deadline,
+            headers=CONTENT_TYPE_JSON,
         )
 
     async def shipping_addresses(
-        self, order_id: int, *, priority: Priority | None = None
+        self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> list[V2ShippingAddress]:
         """``GET /orders/{order_id}/shipping_addresses``: every shipping address."""
         oid = validate_positive_id("order_id", order_id)
-        return await self._list(f"/orders/{oid}/shipping_addresses", V2ShippingAddress, priority)
+        return await self._list(
+            f"/orders/{oid}/shipping_addresses", V2ShippingAddress, priority, deadline
+        )
 
     async def shipments(
-        self, order_id: int, *, priority: Priority | None = None
+        self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> list[Shipment]:
         """``GET /orders/{order_id}/shipments``: every shipment (empty list on 204)."""
         oid = validate_positive_id("order_id", order_id)
-        return await self._list(f"/orders/{oid}/shipments", Shipment, priority)
+        return await self._list(f"/orders/{oid}/shipments", Shipment, priority, deadline)
 
     async def create_shipment(
         self,
@@ -151,13 +277,15 @@ class V2Orders:
         shipping_method: str | None = None,
         comments: str | None = None,
         priority: Priority | None = None,
+        deadline: Deadline = None,
     ) -> Shipment:
         """``POST /orders/{order_id}/shipments``.
 
         Defaults: the order's first shipping address, and every product of that address
-        with its not-yet-shipped quantity. Nothing left to ship raises
-        :class:`InvalidArgumentError`. Being a POST, a failed attempt is retried only when
-        it certainly did not reach the server or was refused with 429.
+        with its not-yet-shipped quantity (read with up to two GETs first, under the same
+        ``deadline``). Nothing left to ship raises :class:`InvalidArgumentError`. Being a
+        POST, a failed attempt is retried only when it certainly did not reach the server
+        or was refused with 429.
         """
         oid = validate_positive_id("order_id", order_id)
         # Validate the explicit arguments before any request (placeholder address/items).
@@ -171,15 +299,16 @@ class V2Orders:
             comments=comments,
         )
         prio = _prio(priority)
+        until = resolve_deadline(deadline)
         if order_address_id is None:
-            addresses = await self.shipping_addresses(oid, priority=prio)
+            addresses = await self.shipping_addresses(oid, priority=prio, deadline=until)
             if not addresses or addresses[0].id is None:
                 raise InvalidArgumentError(
                     f"create_shipment(): order {oid} has no shipping address to ship to"
                 )
             order_address_id = int(addresses[0].id)
         if items is None:
-            products = await self.products(oid, priority=prio)
+            products = await self.products(oid, priority=prio, deadline=until)
             left = unshipped_items(products, order_address_id)
             if not left:
                 raise InvalidArgumentError(
@@ -196,13 +325,14 @@ class V2Orders:
             shipping_method=shipping_method,
             comments=comments,
         )
-        result: Shipment = await self._client.request(
+        result: Shipment = await self._pipe.request(
             "v2",
             "POST",
             f"/orders/{oid}/shipments",
             json=body,
             decoder=decoder_for(Shipment),
             priority=prio,
+            deadline=until,
         )
         return result
 
@@ -218,6 +348,7 @@ class V2Orders:
         shipping_provider: str | None = None,
         tracking_carrier: str | None = None,
         priority: Priority | None = None,
+        deadline: Deadline = None,
     ) -> OrderUpdateResult:
         """Status, notes, billing address and tracking in one call.
 
@@ -229,7 +360,7 @@ class V2Orders:
         ``street2``, ``zip``, ...) or the V2 billing address names.
 
         ``fields_updated`` lists what changed, e.g. ``["status_id", "staff_notes",
-        "shipment_created"]``.
+        "shipment_created"]``. ``deadline`` covers every request of the call.
         """
         oid, body = build_apply_update(
             order_id,
@@ -242,23 +373,24 @@ class V2Orders:
             tracking_carrier=tracking_carrier,
         )
         prio = _prio(priority)
+        until = resolve_deadline(deadline)
         fields_updated: list[str] = []
         shipment: Shipment | None = None
         if tracking_number is not None:
             shipment, created = await self._ensure_shipment(
-                oid, tracking_number, shipping_provider, tracking_carrier, prio
+                oid, tracking_number, shipping_provider, tracking_carrier, prio, until
             )
             if created:
                 fields_updated.append("shipment_created")
         order: V2Order
         if body:
-            order = await self._client.request(
+            order = await self._pipe.request(
                 "v2", "PUT", f"/orders/{oid}", json=body, decoder=decoder_for(V2Order),
-                priority=prio,
+                priority=prio, deadline=until,
             )
             fields_updated = [*body.keys(), *fields_updated]
         else:
-            order = await self.get(oid, priority=prio)
+            order = await self.get(oid, priority=prio, deadline=until)
         status_name = order.status
         if status_name is None and order.status_id is not None:
             status_name = _status_label(int(order.status_id))
@@ -280,16 +412,20 @@ class V2Orders:
         fail_fast: bool = False,
         progress: Progress | None = None,
         priority: Priority = "bulk",
+        deadline: Deadline = None,
     ) -> BatchResult[OrderUpdateResult]:
         """:meth:`apply_update` for many orders: ``{order_id: {"status_id": 2, ...}}``.
 
         Every item is validated before any request (all problems reported by id in one
         :class:`InvalidArgumentError`); one failed item never stops the others.
+        ``deadline`` is one for the whole batch: an item not done by then fails with
+        :class:`~bcb2b_async.DeadlineExceededError` (nothing of it sent after the deadline).
         """
         if not isinstance(updates, Mapping):
             raise InvalidArgumentError("updates must be a mapping of order_id to keywords")
         conc = check_concurrency(concurrency)
         prio = check_priority(priority)
+        until = resolve_deadline(deadline)
         allowed = {
             "status_id", "staff_notes", "customer_message", "billing", "tracking_number",
             "shipping_provider", "tracking_carrier",
@@ -309,7 +445,7 @@ class V2Orders:
             raise invalid_items_error("updates", problems)
         return await run_batch(
             list(updates),
-            lambda oid: self.apply_update(oid, priority=prio, **updates[oid]),
+            lambda oid: self.apply_update(oid, priority=prio, deadline=until, **updates[oid]),
             concurrency=conc, fail_fast=fail_fast, progress=progress,
         )
 
@@ -320,12 +456,13 @@ class V2Orders:
         shipping_provider: str | None,
         tracking_carrier: str | None,
         prio: Priority | None,
+        until: float | None,
     ) -> tuple[Shipment, bool]:
         """The shipment with ``tracking_number``: an existing one, or a new one."""
-        existing = await self._find_shipment(oid, tracking_number, prio)
+        existing = await self._find_shipment(oid, tracking_number, prio, until)
         if existing is not None:
             return existing, False
-        addresses = await self.shipping_addresses(oid, priority=prio)
+        addresses = await self.shipping_addresses(oid, priority=prio, deadline=until)
         if not addresses or addresses[0].id is None:
             raise InvalidArgumentError(
                 f"apply_update(): tracking_number given but order {oid} has no shipping "
@@ -339,13 +476,14 @@ class V2Orders:
                 shipping_provider=shipping_provider,
                 tracking_carrier=tracking_carrier,
                 priority=prio,
+                deadline=until,
             )
         except (APIConnectionError, DecodeError, APIStatusError) as err:
             if not _ambiguous(err):
                 raise
             # The POST may have been applied: look before anyone creates another.
             try:
-                found = await self._find_shipment(oid, tracking_number, prio)
+                found = await self._find_shipment(oid, tracking_number, prio, until)
             except BigCommerceError as check_err:
                 # The POST's outcome stays unknown: that is what the caller must learn, not
                 # that the look-up failed too (kept as a note). Its own cause is kept.
@@ -358,9 +496,9 @@ class V2Orders:
         return shipment, True
 
     async def _find_shipment(
-        self, oid: int, tracking_number: str, prio: Priority | None
+        self, oid: int, tracking_number: str, prio: Priority | None, until: float | None
     ) -> Shipment | None:
-        for shipment in await self.shipments(oid, priority=prio):
+        for shipment in await self.shipments(oid, priority=prio, deadline=until):
             if shipment.tracking_number == tracking_number:
                 return shipment
         return None
@@ -370,19 +508,20 @@ class V2Orders:
         path: str,
         item_type: type[T],
         priority: Priority | None,
+        deadline: Deadline,
         *,
         headers: Mapping[str, str] | None = None,
     ) -> list[T]:
-        client = self._client
+        pipe = self._pipe
         decoder = decoder_for(list[item_type] | None)  # type: ignore[valid-type]
         prio = _prio(priority)
-        extra: dict[str, Any] = _headers_kw(client, headers)
+        until = resolve_deadline(deadline)
 
         async def fetch(index: int) -> Page[T]:
             params = [("page", str(index + 1)), ("limit", str(V2_PAGE_SIZE))]
-            items = await client.request(
+            items = await pipe.request(
                 "v2", "GET", path, params=params, decoder=decoder, priority=prio,
-                allow_empty=True, **extra,
+                deadline=until, allow_empty=True, headers=headers,
             )
             return Page(list(items or []), None, index * V2_PAGE_SIZE, V2_PAGE_SIZE)
 
@@ -480,27 +619,5 @@ def _status_label(status_id: int) -> str | None:
         return None
 
 
-def _headers_kw(client: B2BClient, headers: Mapping[str, str] | None) -> dict[str, Any]:
-    """``{"headers": headers}`` when there are any and the pipeline takes them.
-
-    TEMPORARY: ``client.request(headers=...)`` is being added to the pipeline; until it is
-    there the extra headers cannot be sent (the conformance suite then fails on
-    ``GET /orders/{order_id}/products``). Remove this check once it has landed.
-    """
-    if not headers:
-        return {}
-    if "headers" not in inspect.signature(client.request).parameters:
-        return {}
-    return {"headers": dict(headers)}
-
-
 def _prio(priority: Priority | None) -> Priority | None:
     return None if priority is None else check_priority(priority)
-
-
-def _deadline(deadline: Deadline) -> float | None:
-    if deadline is None:
-        return None
-    from .._client import resolve_deadline
-
-    return resolve_deadline(deadline)

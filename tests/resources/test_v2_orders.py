@@ -5,10 +5,16 @@ reruns and ambiguous POST failures; apply_update_many's per-item results."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,6 +27,7 @@ from bcb2b_async import (
     APIConnectionError,
     B2BClient,
     BadRequestError,
+    DeadlineExceededError,
     InvalidArgumentError,
     NotFoundError,
     OrderStatus,
@@ -31,6 +38,8 @@ from bcb2b_async import (
     UnprocessableEntityError,
 )
 from bcb2b_async._client import USER_AGENT
+from bcb2b_async._v2_validate import ORDER_WRITABLE_FIELDS
+from bcb2b_async.resources.v2_orders import V2Orders
 
 TOKEN = "tok-SECRET-1234"
 STORE = "abc123"
@@ -145,6 +154,8 @@ def params_of(kwargs: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def assert_v2_headers(kwargs: dict[str, Any], *, body: bool) -> None:
+    """The V2 headers; Content-Type goes with a body, and on GET /orders/{id}/products,
+    whose spec operation declares it required (checked by ``content_type=True``)."""
     headers = kwargs["headers"]
     assert headers["X-Auth-Token"] == TOKEN
     assert headers["Accept"] == "application/json"
@@ -349,7 +360,8 @@ async def test_single_page_lists(
         m_method, url, kwargs = only_request(m)
     assert (m_method, url) == ("GET", norm(page(path)))
     assert params_of(kwargs) == LIST_QUERY
-    assert_v2_headers(kwargs, body=False)
+    # GET /orders/{id}/products is the one GET the spec gives a required Content-Type.
+    assert_v2_headers(kwargs, body=method == "products")
     assert [item.id for item in items] == [p["id"] for p in payload]
 
 
@@ -885,3 +897,153 @@ async def test_apply_update_many_counts_more_than_20_bad_items(client: B2BClient
             await client.v2.orders.apply_update_many({i: {"status_id": 99} for i in range(1, 26)})
         assert not m.requests
     assert "25 invalid item(s)" in str(info.value) and "(+5 more)" in str(info.value)
+
+
+# --- typed update fields, priority and deadline on every call (issue 16.4) ---------------
+
+
+def test_update_takes_exactly_the_writable_fields_as_keywords() -> None:
+    """Every writable field of order_Put is a keyword-only parameter of update(), and
+    nothing else is (apart from priority, deadline and the Never-typed catch-all)."""
+    params = inspect.signature(V2Orders.update).parameters
+    fields = {name for name, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    assert fields - {"priority", "deadline"} == set(ORDER_WRITABLE_FIELDS)
+    assert params["unknown"].kind is inspect.Parameter.VAR_KEYWORD
+
+
+async def test_update_none_clears_nullable_fields_and_unset_sends_nothing(
+    client: B2BClient,
+) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=ORDER)
+        await client.v2.orders.update(101, external_source=None, staff_notes="x")
+        _, _, kwargs = only_request(m)
+    assert body_of(kwargs) == {"external_source": None, "staff_notes": "x"}
+
+
+MYPY_SNIPPET = '''\
+from bcb2b_async import B2BClient
+
+
+async def main(client: B2BClient) -> None:
+    await client.v2.orders.update(1, status_id=2, staff_notes="n", priority="bulk",
+                                  deadline=5.0, subtotal_ex_tax="1", subtotal_inc_tax=1)
+    await client.v2.orders.update(1, stauts_id=2)  # line 7: misspelt
+    await client.v2.orders.update(1, status_id="2")  # line 8: wrong type
+    await client.v2.orders.update(1, external_id="x")  # line 9: read-only
+    await client.v2.orders.get(1, priority="interactive", deadline=3)
+    await client.v2.orders.products(1, deadline=3)
+    await client.v2.orders.apply_update(1, status_id=2, deadline=3)
+'''
+
+
+@pytest.mark.timeout(300)
+def test_mypy_catches_misspelt_and_mistyped_update_fields(tmp_path: Path) -> None:
+    """``update(stauts_id=...)`` is a type error (it was ``**fields: Any``)."""
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(MYPY_SNIPPET)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
+         "--cache-dir", str(tmp_path / "cache"), str(snippet)],
+        capture_output=True, text=True, cwd=root, timeout=280,
+        env={**os.environ, "MYPYPATH": str(root)},
+    )
+    lines = {int(m.group(1)) for m in re.finditer(r"snippet\.py:(\d+): error", proc.stdout)}
+    assert lines == {7, 8, 9}, proc.stdout + proc.stderr
+    assert "stauts_id" in proc.stdout
+
+
+def _every_v2_call(orders: Any, **kw: Any) -> list[tuple[str, Any]]:
+    return [
+        ("get", lambda: orders.get(101, **kw)),
+        ("update", lambda: orders.update(101, status_id=2, **kw)),
+        ("products", lambda: orders.products(101, **kw)),
+        ("shipping_addresses", lambda: orders.shipping_addresses(101, **kw)),
+        ("shipments", lambda: orders.shipments(101, **kw)),
+        ("create_shipment", lambda: orders.create_shipment(101, **kw)),
+        ("apply_update", lambda: orders.apply_update(101, status_id=2,
+                                                     tracking_number=TRACKING, **kw)),
+        ("apply_update_many", lambda: orders.apply_update_many({101: {"status_id": 2}}, **kw)),
+    ]
+
+
+class Spy:
+    """Wraps the pipeline's request() to record priority and deadline of every call."""
+
+    def __init__(self, client: B2BClient) -> None:
+        pipe = client.v2.orders._pipe
+        self.seen: list[tuple[str, str, Any, Any]] = []
+        original = pipe.request
+
+        async def request(api: str, method: str, path: str, **kw: Any) -> Any:
+            self.seen.append((method, path, kw.get("priority"), kw.get("deadline")))
+            return await original(api, method, path, **kw)
+
+        pipe.request = request  # type: ignore[method-assign]
+
+
+def _mock_store(m: aioresponses) -> None:
+    for path, payload in (("/orders/101/shipping_addresses", ADDRESSES),
+                          ("/orders/101/products", PRODUCTS), ("/orders/101/shipments", [])):
+        m.get(page(path), payload=payload, repeat=True)
+    m.get(u("/orders/101"), payload=ORDER, repeat=True)
+    m.put(u("/orders/101"), payload=SHIPPED_ORDER, repeat=True)
+    m.post(u("/orders/101/shipments"), payload=SHIPMENT, status=201, repeat=True)
+
+
+@pytest.mark.parametrize("index", range(8))
+async def test_every_v2_call_passes_priority_and_one_deadline_to_each_request(
+    client: B2BClient, index: int
+) -> None:
+    """priority and deadline reach every request a call makes; a call of several requests
+    resolves its deadline once, so the later requests do not get a later deadline."""
+    spy = Spy(client)
+    name, call = _every_v2_call(client.v2.orders, priority="interactive", deadline=60)[index]
+    if name == "apply_update_many":
+        name, call = name, lambda: client.v2.orders.apply_update_many(
+            {101: {"status_id": 2, "tracking_number": TRACKING}}, priority="interactive",
+            deadline=60)
+    with aioresponses() as m:
+        _mock_store(m)
+        result = await call()
+    if name == "apply_update_many":
+        assert result.ok, result.failed
+    assert spy.seen, name
+    assert {prio for _, _, prio, _ in spy.seen} == {"interactive"}
+    deadlines = {d for _, _, _, d in spy.seen}
+    assert len(deadlines) == 1 and None not in deadlines, spy.seen
+    (instant,) = deadlines
+    if len(spy.seen) > 1 or name.startswith(("products", "shipping", "shipments")):
+        # Resolved once, to a monotonic instant about 60 s ahead (a list's pages share it).
+        assert 0 < float(instant) - time.monotonic() <= 60
+    else:
+        assert instant == 60  # one request: handed to the pipeline as given
+
+
+@pytest.mark.parametrize("index", range(8))
+async def test_every_v2_call_refuses_a_bad_priority_before_any_request(
+    client: B2BClient, index: int
+) -> None:
+    name, call = _every_v2_call(client.v2.orders, priority="urgent")[index]
+    with aioresponses() as m:
+        _mock_store(m)
+        with pytest.raises(InvalidArgumentError, match="priority"):
+            await call()
+        assert not m.requests, name
+
+
+@pytest.mark.parametrize("index", range(8))
+async def test_every_v2_call_sends_nothing_after_its_deadline(
+    client: B2BClient, index: int
+) -> None:
+    name, call = _every_v2_call(client.v2.orders, deadline=-1)[index]
+    with aioresponses() as m:
+        _mock_store(m)
+        if name == "apply_update_many":
+            result = await call()
+            assert isinstance(result.failed[101], DeadlineExceededError)
+        else:
+            with pytest.raises(DeadlineExceededError):
+                await call()
+        assert not m.requests, name
