@@ -1,12 +1,12 @@
 """``client.orders`` against aioresponses: every endpoint's success, 404, 422 and malformed
 body; the method, URL, query, headers and exact JSON body sent; bad input refused before
-any request; the token kept out of every message, log record and counter; sessions."""
+any request; the token kept out of every message, log record and counter; sessions and the
+client's own arguments."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -41,11 +41,18 @@ from bcb2b_async import (
 )
 from bcb2b_async.resources import b2b_orders as b2b_orders_module
 
-TOKEN = "tok-SECRET-1234"
-STORE = "abc123"
-B2B = "https://api-b2b.bigcommerce.com/api/v3/io"
-V2 = f"https://api.bigcommerce.com/stores/{STORE}/v2"
-UUID = "095a15a6-8a27-4c20-b357-36b82e9d5929"
+from ._helpers import (
+    B2B,
+    STORE,
+    TOKEN,
+    UUID,
+    V2,
+    b2b_error,
+    calls,
+    count,
+    only_call,
+    sent_json,
+)
 
 ORDER: dict[str, Any] = {
     "id": 12345, "bcOrderId": 123, "totalIncTax": 2210.47, "poNumber": "04152025-0002",
@@ -75,30 +82,6 @@ def pattern(path: str) -> re.Pattern[str]:
     return re.compile(re.escape(B2B + path) + r"(\?.*)?$")
 
 
-def made(m: aioresponses) -> list[tuple[str, URL, dict[str, Any]]]:
-    """Every request made, as (method, URL with query, kwargs passed to aiohttp)."""
-    return [(method, url, call.kwargs) for (method, url), calls in m.requests.items()
-            for call in calls]
-
-
-def count(m: aioresponses) -> int:
-    return sum(len(calls) for calls in m.requests.values())
-
-
-def only(m: aioresponses) -> tuple[str, URL, dict[str, Any]]:
-    calls = made(m)
-    assert len(calls) == 1, calls
-    return calls[0]
-
-
-def sent_body(kwargs: dict[str, Any]) -> Any:
-    data = kwargs.get("data")
-    if data is None:
-        return None
-    assert isinstance(data, bytes)
-    return json.loads(data)
-
-
 def assert_b2b_headers(kwargs: dict[str, Any], *, has_body: bool) -> None:
     headers = kwargs["headers"]
     expected = {"X-Auth-Token", "X-Store-Hash", "Accept", "User-Agent"}
@@ -108,15 +91,10 @@ def assert_b2b_headers(kwargs: dict[str, Any], *, has_body: bool) -> None:
     assert headers["X-Auth-Token"] == TOKEN
     assert headers["X-Store-Hash"] == STORE
     assert headers["Accept"] == "application/json"
-    assert f"bcb2b_async/{__version__}" in headers["User-Agent"]
+    assert headers["User-Agent"].startswith(f"bcb2b_async/{__version__}")
     if has_body:
         assert headers["Content-Type"] == "application/json"
     assert kwargs["allow_redirects"] is False  # the token never follows a redirect
-
-
-def b2b_error(code: int, message: str, err_msg: Any = None) -> dict[str, Any]:
-    return {"code": code, "data": {} if err_msg is None else {"errMsg": err_msg},
-            "meta": {"message": message}}
 
 
 # -- the endpoints -------------------------------------------------------------------------
@@ -222,7 +200,7 @@ def assert_request(ep: Endpoint, method: str, url: URL, kwargs: dict[str, Any]) 
         # The pairs in the order given to aiohttp, and what ended up in the URL.
         assert kwargs["params"] == ep.query
         assert sorted(url.query.items()) == sorted(ep.query)
-    assert sent_body(kwargs) == ep.body
+    assert sent_json(kwargs) == ep.body
     assert_b2b_headers(kwargs, has_body=ep.body is not None)
 
 
@@ -232,7 +210,7 @@ async def test_success_sends_the_documented_request(client: B2BClient, name: str
     with aioresponses() as m:
         m.add(pattern(ep.path), method=ep.method, payload=ep.response)
         result = await ep.call(client)
-        method, url, kwargs = only(m)
+        method, url, kwargs = only_call(m)
     assert_request(ep, method, url, kwargs)
     ep.check(result)
     assert client.stats.b2b.requests == 1 and client.stats.b2b.errors == 0
@@ -248,7 +226,7 @@ async def test_404_is_not_found_and_not_retried(client: B2BClient, name: str) ->
         with pytest.raises(NotFoundError) as info:
             await ep.call(client)
         assert count(m) == 1
-        assert_request(ep, *only(m))
+        assert_request(ep, *only_call(m))
     err = info.value
     assert err.status == 404 and err.method == ep.method
     assert err.url.split("?")[0] == B2B + ep.path
@@ -288,7 +266,7 @@ async def test_malformed_body_is_decode_error(client: B2BClient, name: str) -> N
     assert err.attempts == attempts and err.malformed
     assert err.status == 200 and err.method == ep.method
     assert err.url.split("?")[0] == B2B + ep.path
-    assert MALFORMED.decode() in err.body
+    assert MALFORMED.decode() in err.body and len(err.body) <= 501  # a short excerpt
     assert ep.path in str(err) and "200" in str(err)
 
 
@@ -303,6 +281,17 @@ async def test_wrong_shape_is_decode_error_and_not_retried(client: B2BClient,
             await ep.call(client)
         assert count(m) == 1
     assert not info.value.malformed and info.value.status == 200
+    assert info.value.attempts == 1
+
+
+async def test_wrong_shape_error_names_the_field_path(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(pattern("/orders/123"), repeat=True,
+              payload={"code": 200, "data": [{"poNumber": 1}]})
+        with pytest.raises(DecodeError, match=r"\$\.data\[0\]\.poNumber") as info:
+            await client.orders.get(123)
+        assert count(m) == 1
+    assert info.value.attempts == 1 and not info.value.malformed
 
 
 # -- single orders -----------------------------------------------------------------------
@@ -339,9 +328,9 @@ async def test_update_body_has_only_what_was_given(client: B2BClient, kwargs: di
     with aioresponses() as m:
         m.put(B2B + "/orders/77", payload={"code": 200, "data": [ORDER]})
         await client.orders.update(77, **kwargs)
-        method, url, sent = only(m)
+        method, url, sent = only_call(m)
     assert method == "PUT" and str(url) == B2B + "/orders/77"
-    assert sent_body(sent) == body
+    assert sent_json(sent) == body
     assert_b2b_headers(sent, has_body=True)
 
 
@@ -349,8 +338,8 @@ async def test_create_with_ids_only(client: B2BClient) -> None:
     with aioresponses() as m:
         m.post(B2B + "/orders", payload={"code": 200, "data": ORDER})
         await client.orders.create(bc_order_id=5, customer_id=6)
-        _, _, sent = only(m)
-    assert sent_body(sent) == {"bcOrderId": 5, "customerId": 6}
+        _, _, sent = only_call(m)
+    assert sent_json(sent) == {"bcOrderId": 5, "customerId": 6}
 
 
 async def test_create_is_not_retried_after_500_but_is_after_429(client: B2BClient) -> None:
@@ -411,9 +400,10 @@ async def test_extra_field_configs_walks_every_page(client: B2BClient) -> None:
         m.get(pattern("/orders/extra-fields"), payload=configs_page(0, 200, 203))
         m.get(pattern("/orders/extra-fields"), payload=configs_page(200, 3, 203))
         configs = await client.orders.extra_field_configs()
-        calls = made(m)
-    assert [c.id for c in configs] == list(range(203))
-    assert [kw["params"] for _, _, kw in calls] == [
+        again = await client.orders.extra_field_configs()  # cached: no third request
+        sent = calls(m)
+    assert [c.id for c in configs] == list(range(203)) and again == configs
+    assert [kw["params"] for _, _, kw in sent] == [
         [("limit", "200"), ("offset", "0")], [("limit", "200"), ("offset", "200")]]
 
 
@@ -492,7 +482,7 @@ async def test_list_defaults(client: B2BClient) -> None:
     with aioresponses() as m:
         m.get(pattern("/orders"), payload={"code": 200, "data": []})
         assert await client.orders.list().to_list() == []
-        method, url, kwargs = only(m)
+        method, url, kwargs = only_call(m)
     assert method == "GET" and str(url.with_query(None)) == B2B + "/orders"
     assert kwargs["params"] == [("limit", "200"), ("offset", "0"), ("sortBy", "updatedAt"),
                                 ("orderBy", "DESC")]
@@ -509,7 +499,7 @@ async def test_list_encodes_every_filter(client: B2BClient) -> None:
             min_created=datetime(2025, 1, 1, 2, 0, 0, 900_000, tzinfo=cest),
             max_created=1735689601, show_extra=True, sort_by="createdAt", order_by="ASC",
             page_size=20).to_list()
-        _, url, kwargs = only(m)
+        _, url, kwargs = only_call(m)
     assert kwargs["params"] == [
         ("limit", "20"), ("offset", "0"), ("companyId", "7"), ("bcOrderId", "123"),
         ("minModified", "1"), ("maxModified", "1735689600"),
@@ -524,7 +514,7 @@ async def test_channel_ids_sent_as_repeated_brackets(client: B2BClient) -> None:
     with aioresponses() as m:
         m.get(pattern("/orders"), payload={"code": 200, "data": []})
         await client.orders.list(channel_ids=[1, 2]).to_list()
-        _, url, kwargs = only(m)
+        _, url, kwargs = only_call(m)
     assert sent_query(url, kwargs) == (
         "limit=200&offset=0&sortBy=updatedAt&orderBy=DESC&channelIds[]=1&channelIds[]=2")
     assert "channelIds%5B%5D=1&channelIds%5B%5D=2" in url.raw_query_string
@@ -537,7 +527,7 @@ async def test_channel_ids_any_sequence_deduplicated(client: B2BClient, channels
     with aioresponses() as m:
         m.get(pattern("/orders"), payload={"code": 200, "data": []})
         await client.orders.list(channel_ids=channels).to_list()
-        _, _, kwargs = only(m)
+        _, _, kwargs = only_call(m)
     assert [v for k, v in kwargs["params"] if k == "channelIds[]"] == sent
 
 
@@ -564,7 +554,7 @@ async def test_list_walks_every_page_in_order(client: B2BClient, concurrency: in
     with aioresponses() as m:
         m.get(pattern("/orders"), callback=paged_orders(7, flat=flat), repeat=True)
         orders = await client.orders.list(page_size=2, concurrency=concurrency).to_list()
-        offsets = sorted(int(dict(kw["params"])["offset"]) for _, _, kw in made(m))
+        offsets = sorted(int(dict(kw["params"])["offset"]) for _, _, kw in calls(m))
     assert [o.bc_order_id for o in orders] == list(range(1, 8))
     assert offsets == [0, 2, 4, 6]  # each page asked once, none past the total
 
@@ -815,7 +805,19 @@ async def test_token_never_appears(caplog: pytest.LogCaptureFixture) -> None:
     assert leaks == []
 
 
-# -- sessions ------------------------------------------------------------------------------
+# -- the client's own arguments and sessions ---------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"store_hash": ""}, {"access_token": ""}, {"b2b_base_url": "http://example.com"},
+     {"v2_base_url": "https://x.com/path"}, {"max_retries": -1}, {"timeout": 0},
+     {"b2b_rate_limit": 5}],
+)
+def test_bad_client_config(kwargs: dict[str, Any]) -> None:
+    args = {"store_hash": STORE, "access_token": TOKEN, **kwargs}
+    with pytest.raises(InvalidArgumentError):
+        B2BClient(args.pop("store_hash"), args.pop("access_token"), **args)
+
+
 async def test_session_passed_in_is_used_and_not_closed() -> None:
     async with aiohttp.ClientSession() as session:
         used: list[str] = []

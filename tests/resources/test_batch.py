@@ -12,7 +12,7 @@ import random
 import re
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -29,28 +29,18 @@ from bcb2b_async import (
     Order,
     OrderProduct,
     OrderUpdate,
-    RetryPolicy,
     ServerError,
 )
 from bcb2b_async._batch import BatchResult
 from bcb2b_async._client import USER_AGENT
 from bcb2b_async.resources.b2b_orders import SeenIds
 
-TOKEN = "tok-SECRET-1234"
-STORE = "abc123"
-B2B = "https://api-b2b.bigcommerce.com/api/v3/io"
+from ._helpers import B2B, STORE, TOKEN
+
 ORDER_URL = re.compile(re.escape(B2B) + r"/orders/(\d+)$")
 PRODUCTS_URL = re.compile(re.escape(B2B) + r"/orders/(\d+)/products$")
 NOT_FOUND = {"code": 404, "data": {}, "meta": {"message": "Order not found"}}
 MISSING = {5, 15, 25, 35, 45}
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[B2BClient]:
-    c = B2BClient(STORE, TOKEN, b2b_rate_limit=None, v2_rate_limit=None,
-                  retry_policy=RetryPolicy(max_retries=2, base_delay=0.0))
-    yield c
-    await c.aclose()
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -179,8 +169,9 @@ async def test_products_many_with_failures(client: B2BClient) -> None:
     with aioresponses() as m:
         m.get(PRODUCTS_URL, callback=answer, repeat=True)
         result = await client.orders.products_many(range(1, 51))
-    assert len(result) == 50
+    assert len(result) == 50 and not result.ok
     assert len(result.succeeded) == 45 and set(result.failed) == MISSING
+    assert all(isinstance(e, NotFoundError) for e in result.failed.values())
     products = result.succeeded[7]
     assert len(products) == 1 and isinstance(products[0], OrderProduct)
     assert products[0].product_id == 7 and products[0].quantity == 2
@@ -326,11 +317,14 @@ async def test_without_fail_fast_every_item_runs(client: B2BClient) -> None:
 @pytest.mark.parametrize("concurrency", [1, 3, 8])
 async def test_concurrency_is_bounded(client: B2BClient, concurrency: int) -> None:
     flight = InFlight()
+    before = asyncio.all_tasks()
     with aioresponses() as m:
         m.get(PRODUCTS_URL, callback=flight.callback, repeat=True)
         result = await client.orders.products_many(range(100, 140), concurrency=concurrency)
+    await settle()
     assert flight.started == 40 and len(result.succeeded) == 40
     assert flight.peak == concurrency  # reached, never exceeded
+    assert asyncio.all_tasks() == before  # no worker left once the batch is done
 
 
 async def test_iter_products_concurrency_is_bounded(client: B2BClient) -> None:

@@ -190,6 +190,9 @@ def test_options_as_array() -> None:
         id=129, option_id=4243, product_option_id=258, order_product_id=3773,
         display_name="Color", display_value="Slate", value=18836, type="Multiple choice",
         display_style="Rectangle")
+    # msgspec.convert (from Python objects, not JSON) gives the same line.
+    assert msgspec.convert({"options": [{"id": 129, "optionId": 4243}]},
+                           OrderProduct).options[0].option_id == 4243
 
 
 def test_options_as_json_string_with_snake_case_keys() -> None:
@@ -203,6 +206,7 @@ def test_options_as_json_string_with_snake_case_keys() -> None:
         715, 41, 670, 121)
     assert (opt.display_name, opt.display_value, opt.value) == ("Gauge", "12", "123")
     assert opt.display_style == "Dropdown" and line.options_raw == raw
+    assert msgspec.convert({"options": raw}, OrderProduct).options == line.options
 
 
 @pytest.mark.parametrize("raw", [None, "", "[]"])
@@ -215,6 +219,7 @@ def test_variant_sku_both_spellings() -> None:
     assert product(variantSku="A").variant_sku == "A"
     assert product(variantSKU="B").variant_sku == "B"
     assert product().variant_sku is None
+    assert msgspec.convert({"variantSKU": "C"}, OrderProduct).variant_sku == "C"
 
 
 def test_extra_text_null() -> None:
@@ -299,6 +304,7 @@ def test_extra_field_config_variants() -> None:
     assert (a.uuid, a.values, a.maximum_length) == (123456, ["A"], 100)
     assert (b.uuid, b.values, b.maximum_length, b.number_of_rows) == ("u-2", ["B"], "100", "5")
     assert c.values == []
+    assert msgspec.convert({"listOfValue": ["B"]}, ExtraFieldConfig).values == ["B"]
 
 
 def test_total_data() -> None:
