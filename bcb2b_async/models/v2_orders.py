@@ -42,13 +42,23 @@ __all__ = [
     "V2AppliedDiscount",
     "V2BillingAddress",
     "V2ConfigurableField",
+    "V2ConsignmentWarning",
+    "V2Consignments",
+    "V2DigitalConsignment",
+    "V2EmailConsignments",
     "V2FormField",
+    "V2GiftCertificateConsignment",
     "V2Order",
     "V2OrderFee",
     "V2OrderProduct",
     "V2OrderProductOption",
+    "V2OrderStatusCount",
+    "V2OrdersCount",
+    "V2PickupConsignment",
+    "V2PickupLocation",
     "V2ResourceRef",
     "V2ShippingAddress",
+    "V2ShippingConsignment",
     "parse_rfc2822",
     "to_decimal",
 ]
@@ -209,12 +219,16 @@ class V2OrderFee(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class V2Order(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """An order as returned by ``GET``/``PUT /v2/orders/{id}`` (``order_Resp``).
+    """An order as returned by ``GET``/``PUT /v2/orders/{id}`` and as an item of
+    ``GET /v2/orders`` (``order_Resp``).
 
     ``products``, ``shipping_addresses`` and ``coupons`` are links, not the lists: fetch
-    them from their own endpoints. ``fees`` is a link or, with ``include=fees``, the list;
-    ``consignments`` is a link or, with ``include=consignments``, the expanded object, kept
-    as a plain dict.
+    them from their own endpoints. ``fees`` is a link or, with ``include=fees``, the list.
+    ``consignments`` is a :class:`V2Consignments`: only its ``url``/``resource`` link by
+    default, the expanded consignments with ``include=consignments`` (and their product
+    lines with ``include=consignments.line_items``) and ``consignment_structure=object``;
+    the legacy array structure (without ``consignment_structure``) is kept as a list.
+    Dates are RFC 2822 text (``date_created_dt`` and friends parse them).
     """
 
     # Identity and dates.
@@ -307,7 +321,7 @@ class V2Order(msgspec.Struct, kw_only=True, omit_defaults=True):
     products: V2ResourceRef | None = None
     shipping_addresses: V2ResourceRef | None = None
     coupons: V2ResourceRef | None = None
-    consignments: dict[str, Any] | None = None
+    consignments: V2Consignments | list[Any] | None = None
     fees: V2ResourceRef | list[V2OrderFee] | None = None
 
     @property
@@ -334,6 +348,41 @@ class V2Order(msgspec.Struct, kw_only=True, omit_defaults=True):
     def date_shipped_dt(self) -> datetime | None:
         """``date_shipped`` as an aware datetime; ``None`` until the order is fully shipped."""
         return parse_rfc2822(self.date_shipped)
+
+    @property
+    def line_items(self) -> list[V2OrderProduct]:
+        """The product lines embedded in the consignments (``include=consignments.
+        line_items``), consignment by consignment; ``[]`` when none were embedded.
+
+        They may be incomplete: check :attr:`lines_complete` before trusting them.
+        """
+        if not isinstance(self.consignments, V2Consignments):
+            return []
+        return self.consignments.line_items
+
+    @property
+    def lines_complete(self) -> bool:
+        """Whether :attr:`line_items` is every line of the order, as far as the response
+        can tell.
+
+        ``False`` when the consignments were not embedded, when a consignment carries a
+        ``__warning__`` (more than 50 lines: only 50 are sent, bigcommerce/docs#960), or
+        when the embedded quantities do not add up to ``items_total`` (orders that come
+        back with empty ``line_items`` although they have items, bigcommerce/dev-docs#2052;
+        also lines whose quantity was not reported). Then fetch
+        ``GET /v2/orders/{id}/products`` (``client.v2.orders.products(order.id)``).
+        ``True`` for an order with ``items_total`` 0 and nothing embedded.
+        """
+        cons = self.consignments
+        if not isinstance(cons, V2Consignments) or not cons.embedded or cons.truncated:
+            return False
+        lines = cons.line_items
+        if any(line.quantity is None for line in lines):
+            return False
+        quantity = sum(int(line.quantity or 0) for line in lines)
+        if self.items_total is None:
+            return False
+        return quantity == self.items_total
 
 
 class V2AppliedDiscount(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -506,6 +555,170 @@ class Shipment(msgspec.Struct, kw_only=True, omit_defaults=True):
     def date_created_dt(self) -> datetime | None:
         """``date_created`` as an aware datetime (``None`` when absent or unparsable)."""
         return parse_rfc2822(self.date_created)
+
+
+class V2ConsignmentWarning(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The undocumented ``__warning__`` a consignment carries when it holds more than 50
+    lines and only the first 50 were embedded (bigcommerce/docs#960): fetch the order's
+    products from ``/v2/orders/{order_id}/products`` instead."""
+
+    message: str | None = None
+
+
+def _lines(value: list[V2OrderProduct] | V2ResourceRef) -> list[V2OrderProduct]:
+    return value if isinstance(value, list) else []
+
+
+class V2ShippingConsignment(V2Address, kw_only=True, omit_defaults=True):
+    """A shipping consignment (``shippingConsignment_Get``): one shipping address of the
+    order with its costs and the lines that ship there. Its ``id`` is the address id, the
+    ``order_address_id`` of those lines and of their shipments."""
+
+    id: int | None = None
+    form_fields: list[V2FormField] = msgspec.field(default_factory=list)
+    shipping_method: str | None = None
+    line_items: list[V2OrderProduct] | V2ResourceRef = msgspec.field(default_factory=list)
+    items_total: Number | None = None
+    items_shipped: Number | None = None
+    base_cost: Money | None = None
+    cost_ex_tax: Money | None = None
+    cost_inc_tax: Money | None = None
+    cost_tax: Money | None = None
+    cost_tax_class_id: int | None = None
+    base_handling_cost: Money | None = None
+    handling_cost_ex_tax: Money | None = None
+    handling_cost_inc_tax: Money | None = None
+    handling_cost_tax: Money | None = None
+    handling_cost_tax_class_id: int | None = None
+    shipping_zone_id: Number | None = None
+    shipping_zone_name: str | None = None
+    shipping_quotes: V2ResourceRef | None = None
+    warning: V2ConsignmentWarning | None = msgspec.field(default=None, name="__warning__")
+
+
+class V2PickupLocation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Where a pickup consignment is collected (``pickupConsignmentLocation_Get``)."""
+
+    id: int | None = None
+    name: str | None = None
+    code: str | None = None
+    address_line_1: str | None = None
+    address_line_2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country_alpha2: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class V2PickupConsignment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A pickup consignment (``pickupConsignment_Get``)."""
+
+    id: int | None = None
+    pickup_method_id: int | None = None
+    pickup_method_display_name: str | None = None
+    collection_instructions: str | None = None
+    collection_time_description: str | None = None
+    location: V2PickupLocation | None = None
+    line_items: list[V2OrderProduct] | V2ResourceRef = msgspec.field(default_factory=list)
+    warning: V2ConsignmentWarning | None = msgspec.field(default=None, name="__warning__")
+
+
+class V2DigitalConsignment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A digital (download) consignment (``digitalConsignment_Get``)."""
+
+    recipient_email: str | None = None
+    line_items: list[V2OrderProduct] | V2ResourceRef = msgspec.field(default_factory=list)
+    warning: V2ConsignmentWarning | None = msgspec.field(default=None, name="__warning__")
+
+
+class V2GiftCertificateConsignment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A gift certificate sent by email (``giftCertificateConsignment_Get``)."""
+
+    recipient_email: str | None = None
+    line_items: list[V2OrderProduct] | V2ResourceRef = msgspec.field(default_factory=list)
+    warning: V2ConsignmentWarning | None = msgspec.field(default=None, name="__warning__")
+
+
+class V2EmailConsignments(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The email consignments of an order: gift certificates."""
+
+    gift_certificates: list[V2GiftCertificateConsignment] = msgspec.field(default_factory=list)
+
+
+class V2Consignments(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An order's ``consignments`` (``orderConsignment_Get``, object structure).
+
+    Without ``include=consignments`` the API sends only a link (``url``, ``resource``);
+    with it, the ``shipping``, ``pickups``, ``downloads`` and ``email`` consignments.
+    """
+
+    url: str | None = None
+    resource: str | None = None
+    pickups: list[V2PickupConsignment] = msgspec.field(default_factory=list)
+    shipping: list[V2ShippingConsignment] = msgspec.field(default_factory=list)
+    downloads: list[V2DigitalConsignment] = msgspec.field(default_factory=list)
+    email: V2EmailConsignments | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the consignments themselves were sent (not only the link)."""
+        return self.url is None and self.resource is None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether a consignment says its lines were cut short (``__warning__``)."""
+        return any(c.warning is not None for c in self._all())
+
+    @property
+    def warnings(self) -> list[str]:
+        """The ``__warning__`` messages of the consignments, if any."""
+        return [c.warning.message or "" for c in self._all() if c.warning is not None]
+
+    @property
+    def line_items(self) -> list[V2OrderProduct]:
+        """Every embedded product line, shipping consignments first, then pickups,
+        downloads and gift certificates."""
+        out: list[V2OrderProduct] = []
+        for c in self._all():
+            out.extend(_lines(c.line_items))
+        return out
+
+    def _all(
+        self,
+    ) -> list[
+        V2ShippingConsignment
+        | V2PickupConsignment
+        | V2DigitalConsignment
+        | V2GiftCertificateConsignment
+    ]:
+        gifts = self.email.gift_certificates if self.email is not None else []
+        return [*self.shipping, *self.pickups, *self.downloads, *gifts]
+
+
+class V2OrderStatusCount(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One status of ``GET /v2/orders/count`` (``ordersCountStatus``)."""
+
+    id: int | None = None
+    name: str | None = None
+    system_label: str | None = None
+    custom_label: str | None = None
+    system_description: str | None = None
+    count: Number | None = None
+    sort_order: int | None = None
+
+
+class V2OrdersCount(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """``GET /v2/orders/count`` (``ordersCount_Full``): the total and the count per status."""
+
+    count: Number
+    statuses: list[V2OrderStatusCount] = msgspec.field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """``count`` as an int (the spec types it ``number``)."""
+        return int(self.count)
 
 
 class OrderUpdateResult(msgspec.Struct, kw_only=True):

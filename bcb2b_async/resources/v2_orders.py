@@ -9,9 +9,12 @@ rerun.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import format_datetime
 from typing import Any, Never, TypeAlias, TypeVar
 
 from .._batch import (
@@ -32,6 +35,7 @@ from .._v2_validate import (
     build_shipment,
     validate_positive_id,
 )
+from .._validate import choice, int_range, optional_positive_id, unix_seconds
 from .._validate import priority as check_priority
 from ..errors import (
     APIConnectionError,
@@ -48,10 +52,11 @@ from ..models.v2_orders import (
     Shipment,
     V2Order,
     V2OrderProduct,
+    V2OrdersCount,
     V2ShippingAddress,
 )
 
-__all__ = ["UNSET", "V2", "MoneyInput", "Unset", "V2Orders"]
+__all__ = ["UNSET", "V2", "MoneyInput", "Unset", "V2OrderQuery", "V2Orders"]
 
 T = TypeVar("T")
 
@@ -79,6 +84,132 @@ CONTENT_TYPE_JSON: Mapping[str, str] = {"Content-Type": "application/json"}
 V2_PAGE_SIZE = 250
 MAX_NOTES = 65_535
 MAX_TRACKING = 50
+
+
+#: ``sort=`` fields of ``GET /v2/orders`` (the spec's enum); ``:asc``/``:desc`` may follow.
+V2_SORT_FIELDS = (
+    "id", "customer_id", "date_created", "date_modified", "status_id", "channel_id",
+    "external_id",
+)
+_SORT_DIRECTIONS = ("asc", "desc")
+#: The include that embeds every consignment with its product lines, in the object
+#: structure (the legacy array structure is the default without ``consignment_structure``).
+_INCLUDE_LINES = (("include", "consignments.line_items"), ("consignment_structure", "object"))
+
+
+class V2OrderQuery:
+    """The validated filters of a V2 orders list or count, as query parameters.
+
+    Build it with :meth:`build` (every argument checked, :class:`InvalidArgumentError`
+    before anything is sent); :meth:`V2Orders.page` and :meth:`V2Orders.paginate` walk it,
+    :meth:`V2Orders.count` counts it. ``filters`` holds what both endpoints take,
+    ``list_params`` adds ``sort`` and the includes.
+    """
+
+    __slots__ = ("filters", "include_lines", "page_size", "sort")
+
+    def __init__(
+        self,
+        filters: builtins.list[tuple[str, str]],
+        *,
+        sort: str | None,
+        include_lines: bool,
+        page_size: int,
+    ) -> None:
+        self.filters = filters
+        self.sort = sort
+        self.include_lines = include_lines
+        self.page_size = page_size
+
+    def __repr__(self) -> str:
+        return (
+            f"V2OrderQuery({self.filters!r}, sort={self.sort!r}, "
+            f"include_lines={self.include_lines}, page_size={self.page_size})"
+        )
+
+    @property
+    def list_params(self) -> builtins.list[tuple[str, str]]:
+        """The query of ``GET /v2/orders`` without ``page``/``limit``."""
+        params = list(self.filters)
+        if self.sort is not None:
+            params.append(("sort", self.sort))
+        if self.include_lines:
+            params.extend(_INCLUDE_LINES)
+        return params
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        min_date_created: object = None,
+        max_date_created: object = None,
+        min_date_modified: object = None,
+        max_date_modified: object = None,
+        min_id: object = None,
+        max_id: object = None,
+        status_id: object = None,
+        channel_id: object = None,
+        customer_id: object = None,
+        sort: object = None,
+        include_lines: object = False,
+        page_size: object = V2_PAGE_SIZE,
+    ) -> V2OrderQuery:
+        """Validate every filter and encode it (see :meth:`V2Orders.list` for the meaning)."""
+        lo_id = optional_positive_id("min_id", min_id)
+        hi_id = optional_positive_id("max_id", max_id)
+        if lo_id is not None and hi_id is not None and lo_id > hi_id:
+            raise InvalidArgumentError(f"min_id ({lo_id}) must not be above max_id ({hi_id})")
+        dates: builtins.list[tuple[str, str]] = []
+        for lo_name, lo_value, hi_name, hi_value in (
+            ("min_date_created", min_date_created, "max_date_created", max_date_created),
+            ("min_date_modified", min_date_modified, "max_date_modified", max_date_modified),
+        ):
+            lo = unix_seconds(lo_name, lo_value)
+            hi = unix_seconds(hi_name, hi_value)
+            if lo is not None and hi is not None and lo > hi:
+                raise InvalidArgumentError(f"{lo_name} must not be after {hi_name}")
+            for name, seconds in ((lo_name, lo), (hi_name, hi)):
+                if seconds is not None:
+                    # RFC 2822 in UTC ("Thu, 20 Apr 2017 15:32:00 +0000"), as documented.
+                    dates.append((name, format_datetime(datetime.fromtimestamp(seconds, UTC))))
+        status = None
+        if status_id is not None:
+            status = int_range("status_id", status_id, 0, max(OrderStatus))
+        channel = optional_positive_id("channel_id", channel_id)
+        customer = None
+        if customer_id is not None:
+            customer = int_range("customer_id", customer_id, 0)  # 0: guest orders
+        sort_value = None if sort is None else _sort(sort)
+        if not isinstance(include_lines, bool):
+            raise InvalidArgumentError("include_lines must be a bool")
+        size = int_range("page_size", page_size, 1, V2_PAGE_SIZE)
+
+        filters: builtins.list[tuple[str, str]] = []
+        if lo_id is not None:
+            filters.append(("min_id", str(lo_id)))
+        if hi_id is not None:
+            filters.append(("max_id", str(hi_id)))
+        filters.extend(dates)
+        if status is not None:
+            filters.append(("status_id", str(status)))
+        if channel is not None:
+            filters.append(("channel_id", str(channel)))
+        if customer is not None:
+            filters.append(("customer_id", str(customer)))
+        return cls(filters, sort=sort_value, include_lines=include_lines, page_size=size)
+
+
+def _sort(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"sort must be a str like 'date_created:asc', got {value!r}")
+    field, sep, direction = value.partition(":")
+    choice("sort field", field, V2_SORT_FIELDS)
+    if sep:
+        choice("sort direction", direction, _SORT_DIRECTIONS)
+    return value
+
+
+_ORDERS = decoder_for(list[V2Order] | None)
 
 
 class V2:
@@ -116,6 +247,171 @@ class V2Orders:
         )
         return result
 
+    # -- the orders list -----------------------------------------------------------------
+    def list(
+        self,
+        *,
+        min_date_created: datetime | int | None = None,
+        max_date_created: datetime | int | None = None,
+        min_date_modified: datetime | int | None = None,
+        max_date_modified: datetime | int | None = None,
+        min_id: int | None = None,
+        max_id: int | None = None,
+        status_id: int | None = None,
+        channel_id: int | None = None,
+        customer_id: int | None = None,
+        sort: str | None = None,
+        include_lines: bool = False,
+        page_size: int = V2_PAGE_SIZE,
+        priority: Priority | None = "bulk",
+        deadline: Deadline = None,
+    ) -> AsyncPaginator[V2Order]:
+        """``GET /v2/orders``: a paginator over every store order matching the filters
+        (nothing is sent until you iterate). It holds B2C checkouts too; a B2B order's
+        ``bcOrderId`` is its V2 ``id``.
+
+        Dates are aware datetimes or int Unix seconds, sent as RFC 2822 in UTC; V2 dates
+        are whole seconds, so a datetime is floored to its second (as in the B2B list).
+        Whether the API includes the bounds themselves is not documented. ``status_id`` is
+        0..14, ``channel_id`` one channel, ``customer_id`` 0 for guests. ``sort`` is a
+        field of :data:`V2_SORT_FIELDS` with an optional ``:asc``/``:desc``
+        (``"date_created:asc"``); the API's default is ``id`` ascending.
+
+        With ``include_lines`` each order embeds its consignments and their product lines
+        (``include=consignments.line_items&consignment_structure=object``): see
+        :attr:`V2Order.line_items`, and check :attr:`V2Order.lines_complete` (a consignment
+        of more than 50 lines is cut to 50; some orders come back with none).
+
+        Pages are walked one after another (``page``/``limit``; the API gives no total)
+        until a short or empty page, 204 included. ``deadline`` is counted from this call
+        and covers the whole walk.
+
+        >>> async for order in client.v2.orders.list(min_date_created=since, include_lines=True):
+        ...     lines = order.line_items if order.lines_complete else (
+        ...         await client.v2.orders.products(order.id))
+        """
+        query = V2OrderQuery.build(
+            min_date_created=min_date_created,
+            max_date_created=max_date_created,
+            min_date_modified=min_date_modified,
+            max_date_modified=max_date_modified,
+            min_id=min_id,
+            max_id=max_id,
+            status_id=status_id,
+            channel_id=channel_id,
+            customer_id=customer_id,
+            sort=sort,
+            include_lines=include_lines,
+            page_size=page_size,
+        )
+        return self.paginate(query, priority=priority, deadline=deadline)
+
+    def paginate(
+        self,
+        query: V2OrderQuery,
+        *,
+        priority: Priority | None = "bulk",
+        deadline: Deadline = None,
+    ) -> AsyncPaginator[V2Order]:
+        """A paginator over an already-built :class:`V2OrderQuery` (for exports)."""
+        if not isinstance(query, V2OrderQuery):
+            raise InvalidArgumentError("query must be a V2OrderQuery (V2OrderQuery.build())")
+        prio = _prio(priority)
+        until = resolve_deadline(deadline)
+        size = query.page_size
+
+        async def fetch(index: int) -> Page[V2Order]:
+            items = await self.page(query, page=index + 1, priority=prio, deadline=until)
+            return Page(items, None, index * size, size)
+
+        return AsyncPaginator(fetch, page_size=size, concurrency=1, description="GET /orders")
+
+    async def page(
+        self,
+        query: V2OrderQuery,
+        *,
+        page: int = 1,
+        priority: Priority | None = "bulk",
+        deadline: Deadline = None,
+    ) -> builtins.list[V2Order]:
+        """``GET /v2/orders``: page ``page`` (from 1) of ``query``, ``query.page_size``
+        orders at most; ``[]`` past the end (204 or an empty list).
+
+        An export walking time slices calls it directly:
+
+        >>> q = V2OrderQuery.build(min_date_created=lo, max_date_created=hi,
+        ...                        sort="date_created:asc", include_lines=True)
+        >>> orders = await client.v2.orders.page(q, page=1)
+        """
+        if not isinstance(query, V2OrderQuery):
+            raise InvalidArgumentError("query must be a V2OrderQuery (V2OrderQuery.build())")
+        number = int_range("page", page, 1)
+        items = await self._pipe.request(
+            "v2",
+            "GET",
+            "/orders",
+            params=[("page", str(number)), ("limit", str(query.page_size)),
+                    *query.list_params],
+            decoder=_ORDERS,
+            priority=priority,
+            deadline=deadline,
+            allow_empty=True,
+        )
+        return list(items or [])
+
+    async def count(
+        self,
+        *,
+        min_date_created: datetime | int | None = None,
+        max_date_created: datetime | int | None = None,
+        min_date_modified: datetime | int | None = None,
+        max_date_modified: datetime | int | None = None,
+        min_id: int | None = None,
+        max_id: int | None = None,
+        status_id: int | None = None,
+        channel_id: int | None = None,
+        customer_id: int | None = None,
+        priority: Priority | None = None,
+        deadline: Deadline = None,
+    ) -> int:
+        """``GET /v2/orders/count``: how many orders match the filters (same meaning as
+        in :meth:`list`). :meth:`count_query` counts a built :class:`V2OrderQuery`."""
+        query = V2OrderQuery.build(
+            min_date_created=min_date_created,
+            max_date_created=max_date_created,
+            min_date_modified=min_date_modified,
+            max_date_modified=max_date_modified,
+            min_id=min_id,
+            max_id=max_id,
+            status_id=status_id,
+            channel_id=channel_id,
+            customer_id=customer_id,
+        )
+        return await self.count_query(query, priority=priority, deadline=deadline)
+
+    async def count_query(
+        self,
+        query: V2OrderQuery,
+        *,
+        priority: Priority | None = None,
+        deadline: Deadline = None,
+    ) -> int:
+        """``GET /v2/orders/count`` for the filters of ``query`` (its sort, includes and
+        page size do not apply)."""
+        if not isinstance(query, V2OrderQuery):
+            raise InvalidArgumentError("query must be a V2OrderQuery (V2OrderQuery.build())")
+        result: V2OrdersCount = await self._pipe.request(
+            "v2",
+            "GET",
+            "/orders/count",
+            params=list(query.filters),
+            decoder=decoder_for(V2OrdersCount),
+            priority=priority,
+            deadline=deadline,
+        )
+        return result.total
+
+    # -- one order -------------------------------------------------------------------------
     async def update(
         self,
         order_id: int,
@@ -240,7 +536,7 @@ class V2Orders:
 
     async def products(
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
-    ) -> list[V2OrderProduct]:
+    ) -> builtins.list[V2OrderProduct]:
         """``GET /orders/{order_id}/products``: every product line (all pages)."""
         oid = validate_positive_id("order_id", order_id)
         # The spec declares Content-Type required on this GET (and only this one).
@@ -251,7 +547,7 @@ class V2Orders:
 
     async def shipping_addresses(
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
-    ) -> list[V2ShippingAddress]:
+    ) -> builtins.list[V2ShippingAddress]:
         """``GET /orders/{order_id}/shipping_addresses``: every shipping address."""
         oid = validate_positive_id("order_id", order_id)
         return await self._list(
@@ -260,7 +556,7 @@ class V2Orders:
 
     async def shipments(
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
-    ) -> list[Shipment]:
+    ) -> builtins.list[Shipment]:
         """``GET /orders/{order_id}/shipments``: every shipment (empty list on 204)."""
         oid = validate_positive_id("order_id", order_id)
         return await self._list(f"/orders/{oid}/shipments", Shipment, priority, deadline)
@@ -270,7 +566,7 @@ class V2Orders:
         order_id: int,
         *,
         order_address_id: int | None = None,
-        items: list[Mapping[str, int]] | None = None,
+        items: builtins.list[Mapping[str, int]] | None = None,
         tracking_number: str | None = None,
         shipping_provider: str | None = None,
         tracking_carrier: str | None = None,
@@ -511,7 +807,7 @@ class V2Orders:
         deadline: Deadline,
         *,
         headers: Mapping[str, str] | None = None,
-    ) -> list[T]:
+    ) -> builtins.list[T]:
         pipe = self._pipe
         decoder = decoder_for(list[item_type] | None)  # type: ignore[valid-type]
         prio = _prio(priority)

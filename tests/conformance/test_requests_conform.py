@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import jsonschema
@@ -24,6 +25,7 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 
 from bcb2b_async import B2BClient, ExtraField, RetryPolicy
+from bcb2b_async.resources.v2_orders import V2OrderQuery
 
 from .spec import check_headers, check_request, load
 
@@ -40,6 +42,14 @@ PRODUCTS = [{"id": 1, "order_id": 101, "order_address_id": 7, "quantity": 2,
 
 
 def respond(method: str, url: str) -> Any:
+    path = url.split("?")[0]
+    if V2_PATH in url and path.endswith("/orders/count"):
+        return {"count": 1, "statuses": [{"id": 11, "count": 1}]}
+    if V2_PATH in url and path.endswith("/orders") and method == "GET":
+        return [V2_ORDER]
+    if path.endswith("/channels"):
+        return {"code": 200, "data": [{"id": 1, "channelId": 1, "name": "Default"}],
+                "meta": {"message": "SUCCESS"}}
     if V2_PATH in url:
         if "/shipments" in url and method == "POST":
             return {"id": 1, "order_id": 101}
@@ -127,6 +137,18 @@ async def v2_calls(c: B2BClient) -> None:
                             items=[{"order_product_id": 1, "quantity": 1}])
     await o.apply_update(101, status_id=2, billing={"first_name": "J", "zip": "28002"})
     await o.apply_update(101, status_id=2, tracking_number="1Z-NEW", shipping_provider="ups")
+    await o.list().to_list()
+    since = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    filters: dict[str, Any] = dict(
+        min_date_created=since, max_date_created=1_800_000_000, min_date_modified=0,
+        max_date_modified=since, min_id=1, max_id=10**9, status_id=0, channel_id=2,
+        customer_id=0)
+    await o.list(**filters, sort="date_created:asc", include_lines=True, page_size=2).to_list()
+    await o.list(sort="id", page_size=250).to_list()
+    await o.list(sort="date_modified:desc").to_list()
+    await o.count()
+    await o.count(**filters)
+    await o.page(V2OrderQuery.build(**filters, include_lines=True), page=3)
 
 
 async def test_every_b2b_request_matches_the_spec() -> None:
@@ -141,6 +163,57 @@ async def test_every_b2b_request_matches_the_spec() -> None:
     # Every operation of the spec was exercised.
     spec = load("b2b-orders.yaml")
     assert templates == set(spec["paths"])
+
+
+async def test_v2_list_query_as_sent() -> None:
+    """The list's filters, sort and includes as the spec spells them (RFC 2822 dates in
+    UTC, the object consignment structure with the line items)."""
+
+    async def calls(c: B2BClient) -> None:
+        await c.v2.orders.list(
+            min_date_created=datetime(2017, 4, 20, 11, 32, tzinfo=timezone(timedelta(hours=-4))),
+            max_date_created=1_492_702_320, status_id=11, sort="date_created:asc",
+            include_lines=True, page_size=100,
+        ).to_list()
+        await c.v2.orders.count(min_id=5, channel_id=3)
+
+    listed, counted = await capture(calls)
+    assert listed["params"] == [
+        ("page", "1"), ("limit", "100"),
+        ("min_date_created", "Thu, 20 Apr 2017 15:32:00 +0000"),
+        ("max_date_created", "Thu, 20 Apr 2017 15:32:00 +0000"),
+        ("status_id", "11"), ("sort", "date_created:asc"),
+        ("include", "consignments.line_items"), ("consignment_structure", "object"),
+    ]
+    assert counted["url"].split("?")[0].endswith("/orders/count")
+    assert counted["params"] == [("min_id", "5"), ("channel_id", "3")]
+
+
+async def test_every_channels_request_matches_the_spec() -> None:
+    async def calls(c: B2BClient) -> None:
+        await c.channels.list()
+        await c.channels.enabled_ids(priority="bulk", deadline=30)
+
+    reqs = await capture(calls)
+    assert len(reqs) == 2
+    templates = set()
+    for r in reqs:
+        assert r["url"].startswith(B2B_BASE + B2B_PATH)
+        templates.add(check_request("b2b-channels.yaml", B2B_PATH, r["method"], r["url"],
+                                    r["headers"], r["body"], query=r["params"] or None))
+    assert templates == {"/channels"}
+
+
+def test_deviation_v2_sort_enum_lacks_the_direction_suffix() -> None:
+    """V2 ``sort`` enumerates bare fields while its description says to append
+    ``:asc``/``:desc``; the checker strips the suffix (spec.SORT_DIRECTION)."""
+    sort = load("v2-orders.yml")["components"]["parameters"]["sort"]
+    assert "date_created" in sort["schema"]["enum"]
+    assert "date_created:asc" not in sort["schema"]["enum"]
+    assert ":asc" in sort["description"]
+    with pytest.raises(jsonschema.ValidationError):
+        check_request("v2-orders.yml", V2_PATH, "GET", V2_BASE + V2_PATH + "/orders",
+                      V2_HEADERS, None, query=[("sort", "total:asc")])
 
 
 #: Whether the pipeline takes per-call headers yet (``client.request(headers=...)``, being
@@ -167,6 +240,7 @@ async def test_every_v2_request_matches_the_spec() -> None:
                           tolerate_missing_headers=tolerate)
         methods_templates.add((r["method"], t))
     assert methods_templates >= {
+        ("GET", "/orders"), ("GET", "/orders/count"),
         ("GET", "/orders/{order_id}"), ("PUT", "/orders/{order_id}"),
         ("GET", "/orders/{order_id}/products"), ("GET", "/orders/{order_id}/shipping_addresses"),
         ("GET", "/orders/{order_id}/shipments"), ("POST", "/orders/{order_id}/shipments"),

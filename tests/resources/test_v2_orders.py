@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from bcb2b_async import (
 )
 from bcb2b_async._client import USER_AGENT
 from bcb2b_async._v2_validate import ORDER_WRITABLE_FIELDS
-from bcb2b_async.resources.v2_orders import V2Orders
+from bcb2b_async.resources.v2_orders import V2OrderQuery, V2Orders
 
 TOKEN = "tok-SECRET-1234"
 STORE = "abc123"
@@ -1047,3 +1048,192 @@ async def test_every_v2_call_sends_nothing_after_its_deadline(
             with pytest.raises(DeadlineExceededError):
                 await call()
         assert not m.requests, name
+
+
+# --- the orders list, page and count (GET /v2/orders, /v2/orders/count) --------------------
+
+
+def list_url(n: int, limit: int = 250, extra: str = "") -> str:
+    return u("/orders", f"page={n}&limit={limit}" + extra)
+
+
+def orders_payload(n: int, start: int = 1) -> list[dict[str, Any]]:
+    return [{"id": i, "customer_id": 9, "status_id": 11, "items_total": 2, "items_shipped": 0,
+             "date_created": "Thu, 20 Apr 2017 15:32:00 +0000"} for i in range(start, start + n)]
+
+
+async def test_list_walks_pages_until_a_short_page(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(list_url(1, 2), payload=orders_payload(2))
+        m.get(list_url(2, 2), payload=orders_payload(2, start=3))
+        m.get(list_url(3, 2), payload=orders_payload(1, start=5))
+        orders = await client.v2.orders.list(page_size=2).to_list()
+        made = all_requests(m)
+    assert [o.id for o in orders] == [1, 2, 3, 4, 5]
+    assert [params_of(kw) for _, _, kw in made] == [
+        [("page", str(n)), ("limit", "2")] for n in (1, 2, 3)]
+    for _, _, kw in made:
+        assert_v2_headers(kw, body=False)
+    assert orders[0].items_total == 2 and orders[0].date_created_dt is not None
+
+
+@pytest.mark.parametrize("end", [{"status": 204, "body": ""}, {"payload": []}])
+async def test_list_full_page_then_204_or_empty_ends_the_walk(
+    client: B2BClient, end: dict[str, Any]
+) -> None:
+    with aioresponses() as m:
+        m.get(list_url(1, 3), payload=orders_payload(3))
+        m.get(list_url(2, 3), **end)
+        orders = [o.id async for o in client.v2.orders.list(page_size=3)]
+        assert len(all_requests(m)) == 2
+    assert orders == [1, 2, 3]
+
+
+async def test_list_empty_store_is_one_request(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.get(list_url(1), status=204)
+        assert await client.v2.orders.list().to_list() == []
+        assert len(all_requests(m)) == 1
+
+
+async def test_list_is_lazy_and_every_iteration_starts_fresh(client: B2BClient) -> None:
+    with aioresponses() as m:
+        pager = client.v2.orders.list(min_id=3)
+        assert not m.requests
+        m.get(list_url(1, extra="&min_id=3"), payload=orders_payload(2, start=3), repeat=True)
+        first = await pager.to_list()
+        second = await pager.to_list()
+        assert len(all_requests(m)) == 2
+    assert [o.id for o in first] == [o.id for o in second] == [3, 4]
+
+
+@pytest.mark.timeout(20)
+async def test_list_failing_midway_raises_after_the_first_pages(client: B2BClient) -> None:
+    seen: list[int] = []
+    with aioresponses() as m:
+        m.get(list_url(1, 2), payload=orders_payload(2))
+        m.get(list_url(2, 2), status=500, payload=[{"status": 500, "message": "boom"}],
+              repeat=True)
+        with pytest.raises(ServerError, match="boom"):
+            async for order in client.v2.orders.list(page_size=2):
+                seen.append(order.id or 0)
+        # page 2: the first attempt and the client's 2 retries
+        assert len(requests_to(m, "GET", list_url(2, 2))) == 3
+    assert seen == [1, 2]
+
+
+async def test_list_include_lines_sends_the_include_and_decodes_lines(
+    client: B2BClient,
+) -> None:
+    order = {**orders_payload(1)[0], "items_total": 3, "consignments": {
+        "pickups": [], "downloads": [], "email": {"gift_certificates": []},
+        "shipping": [{"id": 7, "first_name": "Ann", "line_items": PRODUCTS[:1],
+                      "items_total": 3}]}}
+    with aioresponses() as m:
+        m.get(list_url(1, extra="&include=consignments.line_items&consignment_structure=object"),
+              payload=[order])
+        (got,) = await client.v2.orders.list(include_lines=True).to_list()
+        _, _, kwargs = only_request(m)
+    assert params_of(kwargs)[2:] == [("include", "consignments.line_items"),
+                                     ("consignment_structure", "object")]
+    assert [p.id for p in got.line_items] == [1] and got.line_items[0].name == "Widget"
+    assert got.lines_complete  # quantity 3 == items_total 3
+
+
+async def test_page_returns_one_page_and_empty_past_the_end(client: B2BClient) -> None:
+    query = V2OrderQuery.build(min_id=10, max_id=20, sort="id:asc", page_size=5)
+    with aioresponses() as m:
+        m.get(list_url(2, 5, "&min_id=10&max_id=20&sort=id:asc"),
+              payload=orders_payload(5, start=15))
+        m.get(list_url(3, 5, "&min_id=10&max_id=20&sort=id:asc"), status=204)
+        page2 = await client.v2.orders.page(query, page=2)
+        page3 = await client.v2.orders.page(query, page=3, priority="interactive", deadline=9)
+        made = all_requests(m)
+    assert [o.id for o in page2] == [15, 16, 17, 18, 19] and page3 == []
+    assert params_of(made[0][2]) == [("page", "2"), ("limit", "5"), ("min_id", "10"),
+                                     ("max_id", "20"), ("sort", "id:asc")]
+
+
+async def test_count_and_count_query(client: B2BClient) -> None:
+    count_body = {"count": 45, "statuses": [{"id": 11, "name": "Awaiting Fulfillment",
+                                             "count": 45, "sort_order": 3}]}
+    since = datetime(2024, 5, 6, 7, 8, 9, 999_999, tzinfo=UTC)  # floored to the second
+    with aioresponses() as m:
+        m.get(re.compile(re.escape(u("/orders/count")) + r".*"), payload=count_body,
+              repeat=True)
+        assert await client.v2.orders.count(min_date_created=since, status_id=11) == 45
+        query = V2OrderQuery.build(customer_id=0, sort="id", include_lines=True)
+        assert await client.v2.orders.count_query(query) == 45
+        made = all_requests(m)
+    assert params_of(made[0][2]) == [("min_date_created", "Mon, 06 May 2024 07:08:09 +0000"),
+                                     ("status_id", "11")]
+    # The count takes the filters only: no sort, include or paging.
+    assert params_of(made[1][2]) == [("customer_id", "0")]
+
+
+BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
+    ({"min_id": 0}, "min_id"),
+    ({"max_id": True}, "max_id"),
+    ({"min_id": 5, "max_id": 4}, "min_id"),
+    ({"min_date_created": datetime(2024, 1, 1)}, "timezone"),  # naive
+    ({"max_date_modified": "yesterday"}, "max_date_modified"),
+    ({"min_date_created": 10, "max_date_created": 9}, "min_date_created"),
+    ({"status_id": 15}, "status_id"),
+    ({"status_id": -1}, "status_id"),
+    ({"channel_id": 0}, "channel_id"),
+    ({"customer_id": -1}, "customer_id"),
+    ({"sort": "total"}, "sort"),
+    ({"sort": "id:up"}, "sort"),
+    ({"sort": 1}, "sort"),
+    ({"include_lines": "yes"}, "include_lines"),
+    ({"page_size": 251}, "page_size"),
+    ({"page_size": 0}, "page_size"),
+    ({"priority": "urgent"}, "priority"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "named"), BAD_FILTERS)
+async def test_list_bad_filters_are_refused_before_any_request(
+    client: B2BClient, kwargs: dict[str, Any], named: str
+) -> None:
+    with aioresponses() as m:
+        with pytest.raises(InvalidArgumentError, match=named):
+            await client.v2.orders.list(**kwargs).to_list()
+        count_kwargs = {k: v for k, v in kwargs.items()
+                        if k not in ("sort", "include_lines", "page_size", "priority")}
+        if count_kwargs:
+            with pytest.raises(InvalidArgumentError, match=named):
+                await client.v2.orders.count(**count_kwargs)
+        assert not m.requests
+
+
+async def test_page_refuses_a_bad_page_or_query(client: B2BClient) -> None:
+    query = V2OrderQuery.build()
+    with aioresponses() as m:
+        for bad in (0, -1, True, 1.0):
+            with pytest.raises(InvalidArgumentError, match="page"):
+                await client.v2.orders.page(query, page=bad)
+        with pytest.raises(InvalidArgumentError, match="V2OrderQuery"):
+            await client.v2.orders.page({"min_id": 1}, page=1)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="V2OrderQuery"):
+            client.v2.orders.paginate("min_id=1")  # type: ignore[arg-type]
+        assert not m.requests
+
+
+async def test_list_walk_shares_one_deadline_and_bulk_priority(client: B2BClient) -> None:
+    spy = Spy(client)
+    with aioresponses() as m:
+        m.get(list_url(1, 1), payload=orders_payload(1))
+        m.get(list_url(2, 1), payload=orders_payload(1, start=2))
+        m.get(list_url(3, 1), status=204)
+        await client.v2.orders.list(page_size=1, deadline=60).to_list()
+    assert [s[0:2] for s in spy.seen] == [("GET", "/orders")] * 3
+    assert {s[2] for s in spy.seen} == {"bulk"}
+    assert len({s[3] for s in spy.seen}) == 1
+
+
+async def test_list_past_deadline_sends_nothing(client: B2BClient) -> None:
+    with aioresponses() as m:
+        with pytest.raises(DeadlineExceededError):
+            await client.v2.orders.list(deadline=-1).to_list()
+        assert not m.requests

@@ -18,12 +18,17 @@ from bcb2b_async.models.v2_orders import (
     Shipment,
     ShipmentItem,
     V2BillingAddress,
+    V2Consignments,
+    V2ConsignmentWarning,
     V2Order,
     V2OrderFee,
     V2OrderProduct,
     V2OrderProductOption,
+    V2OrdersCount,
+    V2PickupLocation,
     V2ResourceRef,
     V2ShippingAddress,
+    V2ShippingConsignment,
     parse_rfc2822,
     to_decimal,
 )
@@ -200,7 +205,7 @@ def test_order_multiple_items_example(spec: dict[str, Any]) -> None:
     assert order.status_enum is OrderStatus.AWAITING_FULFILLMENT
 
 
-def test_order_fees_as_resource_and_consignments_raw() -> None:
+def test_order_fees_as_resource_and_consignments_typed() -> None:
     raw = {
         "id": 1,
         "fees": {"url": "https://x/v2/orders/1/fees", "resource": "/orders/1/fees"},
@@ -208,7 +213,129 @@ def test_order_fees_as_resource_and_consignments_raw() -> None:
     }
     order = msgspec.json.decode(_as_json(raw), type=V2Order)
     assert order.fees == V2ResourceRef(url="https://x/v2/orders/1/fees", resource="/orders/1/fees")
-    assert order.consignments == {"pickups": [], "shipping": [{"id": 99}]}
+    assert order.consignments == V2Consignments(shipping=[V2ShippingConsignment(id=99)])
+
+
+def test_consignments_link_legacy_array_and_absent() -> None:
+    link = {"url": "https://x/v2/orders/1/consignments", "resource": "/orders/1/consignments"}
+    order = msgspec.json.decode(_as_json({"id": 1, "consignments": link}), type=V2Order)
+    assert isinstance(order.consignments, V2Consignments)
+    assert not order.consignments.embedded and order.consignments.url == link["url"]
+    assert order.line_items == [] and not order.lines_complete
+    legacy = msgspec.json.decode(_as_json({"id": 1, "consignments": [{"shipping": []}]}),
+                                 type=V2Order)
+    assert legacy.consignments == [{"shipping": []}] and not legacy.lines_complete
+    bare = msgspec.json.decode(b'{"id": 1}', type=V2Order)
+    assert bare.consignments is None and bare.line_items == [] and not bare.lines_complete
+
+
+def _line(i: int, quantity: int = 1, address: int = 7) -> dict[str, Any]:
+    return {"id": i, "order_id": 1, "product_id": 100 + i, "order_address_id": address,
+            "quantity": quantity, "quantity_shipped": 0, "name": f"P{i}"}
+
+
+WARNING = {"message": "Not all line items of this consignment are returned with this "
+                      "response, only 50 are included. Please use the "
+                      "`/v2/orders/{order_id}/products` endpoint to fetch all line items."}
+
+
+def test_embedded_lines_every_consignment_kind_and_completeness() -> None:
+    raw = {
+        "id": 1,
+        "items_total": 7,
+        "consignments": {
+            "shipping": [
+                {"id": 7, "first_name": "Ann", "street_1": "1 Main", "zip": "78701",
+                 "country_iso2": "US", "shipping_method": "Ground", "items_total": 3,
+                 "items_shipped": 0, "cost_inc_tax": 6.2, "shipping_zone_name": "US",
+                 "shipping_quotes": {"url": "u", "resource": "/r"},
+                 "form_fields": [{"name": "Dock", "value": "3"}],
+                 "line_items": [_line(1, 2), _line(2)]},
+                {"id": 8, "line_items": [_line(3, address=8)]},
+            ],
+            "pickups": [{"id": 99, "pickup_method_id": 1, "location": {"id": 1, "city": "Austin",
+                                                                      "postal_code": "78726"},
+                         "line_items": [_line(4, address=0)]}],
+            "downloads": [{"recipient_email": "a@x", "line_items": [_line(5)]}],
+            "email": {"gift_certificates": [{"recipient_email": "b@x",
+                                             "line_items": [_line(6)]}]},
+        },
+    }
+    order = msgspec.json.decode(_as_json(raw), type=V2Order)
+    cons = order.consignments
+    assert isinstance(cons, V2Consignments) and cons.embedded and not cons.truncated
+    ship = cons.shipping[0]
+    assert isinstance(ship, V2ShippingConsignment)
+    assert (ship.first_name, ship.zip, ship.shipping_method, ship.cost_inc_tax) == (
+        "Ann", "78701", "Ground", 6.2)
+    assert ship.form_fields[0].name == "Dock" and ship.shipping_quotes is not None
+    assert cons.pickups[0].location == V2PickupLocation(id=1, city="Austin", postal_code="78726")
+    assert [p.id for p in order.line_items] == [1, 2, 3, 4, 5, 6]
+    assert all(isinstance(p, V2OrderProduct) for p in order.line_items)
+    assert order.lines_complete  # quantities 2+1+1+1+1+1 == items_total 7
+
+
+def _order(items_total: int | None, lines: Any, **shipping: Any) -> V2Order:
+    raw = {"id": 1, "items_total": items_total,
+           "consignments": {"shipping": [{"id": 7, "line_items": lines, **shipping}]}}
+    return msgspec.json.decode(_as_json(raw), type=V2Order)
+
+
+def test_more_than_50_lines_carry_the_warning_and_are_incomplete() -> None:
+    """bigcommerce/docs#960: only 50 lines embedded plus a ``__warning__`` object."""
+    order = _order(60, [_line(i) for i in range(1, 51)], __warning__=WARNING)
+    cons = order.consignments
+    assert isinstance(cons, V2Consignments)
+    assert cons.truncated and cons.warnings == [WARNING["message"]]
+    assert cons.shipping[0].warning == V2ConsignmentWarning(message=WARNING["message"])
+    assert len(order.line_items) == 50 and not order.lines_complete
+    # The warning alone decides, even if the quantities happened to add up.
+    assert not _order(50, [_line(i) for i in range(1, 51)], __warning__=WARNING).lines_complete
+    # Encoded back under its wire name.
+    assert b'"__warning__"' in msgspec.json.encode(cons.shipping[0])
+
+
+@pytest.mark.parametrize(
+    ("items_total", "lines", "complete"),
+    [
+        (3, [_line(1, 3)], True),
+        (0, [], True),  # nothing ordered, nothing embedded
+        (2, [], False),  # bigcommerce/dev-docs#2052: empty line_items on an order with items
+        (4, [_line(1, 3)], False),
+        (None, [_line(1, 3)], False),  # nothing to check against
+        (1, [{"url": "u", "resource": "/orders/1/products/1"}], False),  # links, not lines
+        (1, {"url": "u", "resource": "/orders/1/products/1"}, False),  # a single link
+    ],
+)
+def test_lines_complete_checks_quantities_against_items_total(
+    items_total: int | None, lines: Any, complete: bool
+) -> None:
+    assert _order(items_total, lines).lines_complete is complete
+
+
+def test_list_item_decodes_with_counts_and_rfc2822_dates(spec: dict[str, Any]) -> None:
+    """A ``GET /v2/orders`` item: items_total/items_shipped and RFC 2822 dates."""
+    examples = _examples(spec, "orderCollection_Resp")
+    assert examples
+    for _name, example in examples:
+        orders = msgspec.json.decode(_as_json(example), type=list[V2Order])
+        for order, raw in zip(orders, example, strict=True):
+            assert order.id == raw["id"]
+            assert order.items_total == raw["items_total"]
+            assert order.items_shipped == raw["items_shipped"]
+            assert order.date_created_dt is not None
+            assert order.date_created_dt == parse_rfc2822(raw["date_created"])
+            assert order.date_created_dt.tzinfo is not None
+
+
+def test_orders_count_decodes_the_spec_example(spec: dict[str, Any]) -> None:
+    [(_name, example)] = _examples(spec, "ordersCount_Resp")
+    count = msgspec.json.decode(_as_json(example), type=V2OrdersCount)
+    assert count.total == int(example["count"]) and isinstance(count.total, int)
+    assert [s.id for s in count.statuses] == [s["id"] for s in example["statuses"]]
+    assert msgspec.json.decode(b'{"count": 12.0}', type=V2OrdersCount).total == 12
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"statuses": []}', type=V2OrdersCount)  # no count: no answer
 
 
 def test_order_products_collection_decodes(spec: dict[str, Any]) -> None:
