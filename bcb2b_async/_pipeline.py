@@ -21,11 +21,12 @@ the exception, and its sleep cannot be injected. The exponential schedule is sti
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -204,15 +205,12 @@ def read_response(
                 return None
             raise DecodeError("empty response body", method=method, url=url, status=status,
                               body=b"")
-        try:
+        redacted = secret.redact(body)
+        if redacted is body:
             return decode(decoder, body, method=method, url=url, status=status)
-        except DecodeError as err:
-            if secret.redact(body) is body:
-                raise
-            raise DecodeError(
-                "response does not match the expected shape", method=method, url=url,
-                status=status, body=secret.redact(body), malformed=err.malformed,
-            ) from None
+        # The token is in the body: decode the redacted copy, so that no error (nor its
+        # __context__) ever holds the original text.
+        return decode(decoder, redacted, method=method, url=url, status=status)
     retry_after = parse_rate_headers(raw.headers).reset_after if status == 429 else None
     raise error_for_status(
         status,
@@ -246,6 +244,7 @@ class Pipeline:
         timeout: float | None = None,
         priority: Priority | None = None,
         sleep: Sleep = asyncio.sleep,
+        call_ids: Iterator[int] | None = None,
     ) -> None:
         self.config = config
         self.stats = stats
@@ -266,7 +265,8 @@ class Pipeline:
                     "User-Agent": user_agent},
             "v2": {"Accept": "application/json", "User-Agent": user_agent},
         }
-        self._calls = 0
+        # Shared with derived pipelines: call ids stay unique across with_options clients.
+        self._call_ids = call_ids if call_ids is not None else itertools.count(1)
         self._waits: dict[API, list[float]] = {
             "b2b": [0.0, 0.0, time.monotonic()],
             "v2": [0.0, 0.0, time.monotonic()],
@@ -292,6 +292,10 @@ class Pipeline:
         """The limiter of ``api``, or None when unlimited."""
         return self._limiters[api]
 
+    def redact(self, body: bytes) -> bytes:
+        """``body`` with the access token replaced (for errors built outside the pipeline)."""
+        return self._secret.redact(body)
+
     def url(self, api: API, path: str) -> str:
         """The absolute URL of ``path`` (already quoted) on ``api``."""
         return self._prefix[api] + path
@@ -316,6 +320,7 @@ class Pipeline:
             timeout=self._timeout if timeout is None else timeout,
             priority=priority or self._priority,
             sleep=self._sleep,
+            call_ids=self._call_ids,
         )
 
     # -- the loop ----------------------------------------------------------------------
@@ -342,9 +347,8 @@ class Pipeline:
         ``allow_empty``, a 204 or an empty body returns ``None``.
         """
         self._transport.check_usable()
-        self._calls += 1
         call = _Call(
-            id=self._calls,
+            id=next(self._call_ids),
             api=api,
             method=method,
             path=path,

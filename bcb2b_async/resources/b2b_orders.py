@@ -517,7 +517,8 @@ class B2BOrders:
         )
         data = env.data
         # The raw body is gone once decoded; for an error, show what was decoded instead.
-        shown = msgspec.json.encode(env) if isinstance(data, list) and len(data) != 1 else b""
+        shown = (self._pipe.redact(msgspec.json.encode(env))
+                 if isinstance(data, list) and len(data) != 1 else b"")
         order: Order = one(data, method=method, url=self._pipe.url("b2b", path), status=200,
                            body=shown)
         return order
@@ -541,7 +542,7 @@ class B2BOrders:
                 method="PUT",
                 url=self._pipe.url("b2b", path),
                 status=200,
-                body=msgspec.json.encode(env),
+                body=self._pipe.redact(msgspec.json.encode(env)),
             )
         return int(total)
 

@@ -565,10 +565,6 @@ def _chain(err: BaseException) -> list[BaseException]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "read_response re-raises the redacted DecodeError inside 'except DecodeError' with "
-    "'from None': the unredacted original stays reachable as err.__context__ (hidden from "
-    "tracebacks by __suppress_context__, but any tool that walks __context__ sees the token)"))
 async def test_2xx_decode_error_chain_holds_no_token(client: B2BClient) -> None:
     body = f'{{"code":200,"data":{{"bcOrderId":"{TOKEN}"}}}}'.encode()
     with aioresponses() as m:
@@ -579,9 +575,6 @@ async def test_2xx_decode_error_chain_holds_no_token(client: B2BClient) -> None:
         assert TOKEN not in str(e), type(e).__name__
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "B2BOrders._one_order: a 2xx whose data is a list of != 1 orders raises DecodeError "
-    "with body=msgspec.json.encode(env), which is not passed through Secret.redact"))
 async def test_2xx_with_two_orders_echoing_the_token(client: B2BClient) -> None:
     echo = {**ORDER, "poNumber": TOKEN}
     with aioresponses() as m:
@@ -928,9 +921,6 @@ async def test_concurrent_calls_have_distinct_call_ids() -> None:
     assert len({next(iter(ids)) for ids in by_url.values()}) == 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Pipeline.derive() gives the derived pipeline its own _calls counter starting at 0 while "
-    "sharing the hooks: a with_options client's first call has call_id 1, like the parent's"))
 async def test_call_ids_differ_between_a_client_and_its_with_options() -> None:
     events: list[tuple[str, Event]] = []
     client = hooked(events)
