@@ -6,18 +6,62 @@ Why a plain offset walk is not enough
     a live store skips and repeats orders. And without a date filter the API only returns
     orders created or updated in the last year.
 
-The walk used here (a keyset walk on a timestamp)
-    Orders are read sorted by ``createdAt`` ascending (``updatedAt`` for sync), which an
-    update does not change, between explicit bounds (so the one-year default window is
-    off). Each page asks for the orders at or after the last timestamp seen, skipping the
-    ones of that same second already seen; a new or deleted order elsewhere cannot shift
-    what is still to come. Ties inside one second are assumed to keep a stable order
-    (BigCommerce and the sandbox order them by id).
+The walk used here: a keyset walk on a timestamp, anchored on an order already read
+    Orders are read sorted by ``createdAt`` (export) or ``updatedAt`` (sync) ascending,
+    between explicit bounds (so the one-year default window is off). Each page asks for the
+    orders at or after the second the walk stands in, offset past the ones of that second
+    already read; ties inside one second keep a stable order (BigCommerce and the sandbox
+    order them by id). An order that leaves the range (an update moves its ``updatedAt``
+    past the end, a reassignment takes it out of the filters) shifts every later order of
+    its second down one place, so the offset asks for one order already read as an anchor:
+    an answer that starts with it cannot have skipped anything. An answer that does not
+    means orders read before it left; the walk steps back by as many orders as left the
+    query, which the drop of ``meta.pagination.totalCount`` between two answers of the same
+    query tells (doubling the step if the total cannot tell), and re-reads, dropping the ids
+    it already has. Every extra request is caused by an order that left, and every anchored
+    answer advances: no request is repeated without progress. Memory: one page and the ids
+    of the current second.
+
+Export invariant
+    :func:`export_orders` yields every order whose ``createdAt`` is within its bounds
+    (``created_to`` at most the start of the export) and that matches the filters from the
+    start of the export to its end, exactly once. Updates do not move ``createdAt``; orders
+    created during the export may or may not come, never twice.
+
+Sync invariant
+    A run of :func:`sync_orders` covers ``updatedAt`` in ``(watermark, hi]`` with
+    ``hi = now - margin``, a settled second: updates and creates stamp the current second,
+    so while the run walks, orders can only leave its range (and only to after ``hi``), never
+    enter it. Therefore:
+
+    1. every order whose ``updatedAt`` stays in the range while the run walks is delivered
+       by that run, once (ids are deduplicated within the run);
+    2. an order changed during the run now has ``updatedAt > hi``: it left this run's range
+       and lies in a later run's; a complete run moves the watermark to ``hi``, so the
+       ranges of consecutive runs tile time with neither gap nor overlap;
+    3. so an order last changed at ``u`` is delivered, in that version, by the first complete
+       run whose ``hi`` reaches ``u`` (a run started ``margin`` seconds after ``u``); no
+       version of an order (its id and ``updatedAt``) is delivered by two runs, and an order
+       comes again only with a newer ``updatedAt``. No order that exists before a run ends
+       is missed by that run and the next one started ``margin`` seconds later, unless it
+       changes again meanwhile (then a later run delivers its newer version).
+
+    A run interrupted mid-walk keeps the checkpoints it made (``on_checkpoint``): the state
+    then says "every order before second ``watermark``, and those listed at it, delivered";
+    resuming from it re-delivers at most the orders read after the last checkpoint (one
+    page). With ``overlap``, a run also re-reads the ``overlap`` seconds before the
+    watermark and delivers a change found there (one stamped late, behind the watermark)
+    unless that exact version was delivered before: the state keeps ``(id, updatedAt)`` of
+    what it delivered in that window.
+
+    Assumptions: the store's clock is not behind this machine's by ``margin`` or more;
+    ties in one second keep a stable order; a page and its total come from one snapshot
+    (otherwise only the number of re-reads suffers, not exactness).
 
 Bounds that may or may not include themselves
     The docs say "after" and "before" without saying whether the bound itself is included.
-    The first export of a run probes it with two one-order queries and then sends bounds
-    that are exact under what it found; results are also filtered client-side.
+    Each walk probes it with two one-order queries and then sends bounds that are exact
+    under what it found; results are also filtered client-side.
 """
 
 from __future__ import annotations
@@ -28,7 +72,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,15 +88,21 @@ from ._validate import (
     channel_ids as check_channel_ids,
 )
 from ._validate import (
+    choice,
     int_range,
     optional_positive_id,
+    positive_id,
     unix_seconds,
+)
+from ._validate import (
+    priority as check_priority,
 )
 from .errors import BigCommerceError, InvalidArgumentError
 from .models.b2b_orders import Order, OrderProduct, OrderProductOption
 from .models.v2_orders import V2OrderProduct
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "BoundSemantics",
     "ExportedOrder",
     "SyncState",
@@ -63,6 +113,10 @@ __all__ = [
 ]
 
 PAGE_SIZE = 200
+#: Seconds before "now" where a sync run ends its range (see the module docstring).
+DEFAULT_MARGIN = 5
+#: The largest Unix second a timestamp or watermark may hold (as the validators use).
+MAX_SECONDS = 2**40
 TimeField = Literal["createdAt", "updatedAt"]
 _PARAMS = {"createdAt": ("minCreated", "maxCreated"), "updatedAt": ("minModified", "maxModified")}
 
@@ -74,12 +128,76 @@ class BoundSemantics:
     min_inclusive: bool
     max_inclusive: bool
 
+    def raw(self, lo: int, hi: int) -> tuple[int, int]:
+        """The ``min*``/``max*`` values that select exactly ``lo <= t <= hi``."""
+        return (lo if self.min_inclusive else lo - 1), (hi if self.max_inclusive else hi + 1)
+
     def params(self, field_name: TimeField, lo: int, hi: int) -> list[tuple[str, str]]:
         """Query parameters selecting exactly ``lo <= t <= hi``."""
         pmin, pmax = _PARAMS[field_name]
-        low = lo if self.min_inclusive else lo - 1
-        high = hi if self.max_inclusive else hi + 1
+        low, high = self.raw(lo, hi)
         return [(pmin, str(max(0, low))), (pmax, str(high))]
+
+
+#: How many times a bound is probed again on an order that an update moved meanwhile.
+_PROBE_ATTEMPTS = 4
+#: A maximum beyond any timestamp of the store (2100-01-01), for "from here on" probes.
+_FAR = 4_102_444_800
+
+#: Bounds widened by one second on both sides: a superset of ``[lo, hi]`` whatever the
+#: server's semantics (what the widening lets in is filtered client-side).
+_WIDE = BoundSemantics(min_inclusive=False, max_inclusive=False)
+
+
+def _list_params(
+    field_name: TimeField,
+    raw_min: int,
+    raw_max: int,
+    base: Sequence[tuple[str, str]],
+    *,
+    limit: int,
+    offset: int = 0,
+    descending: bool = False,
+) -> list[tuple[str, str]]:
+    """The one builder of B2B ``GET /orders`` queries used by export and sync.
+
+    ``raw_min``/``raw_max`` go to the wire as they are (see :meth:`BoundSemantics.raw`);
+    ``base`` holds the filters (:func:`_base_params`).
+    """
+    pmin, pmax = _PARAMS[field_name]
+    return [
+        ("limit", str(limit)),
+        ("offset", str(offset)),
+        ("sortBy", field_name),
+        ("orderBy", "DESC" if descending else "ASC"),
+        (pmin, str(max(0, raw_min))),
+        (pmax, str(raw_max)),
+        *base,
+    ]
+
+
+def _base_params(
+    channels: Sequence[int] | None, company_id: int | None, *, show_extra: bool
+) -> list[tuple[str, str]]:
+    """The filters every list query of one export or sync carries."""
+    base: list[tuple[str, str]] = []
+    if company_id is not None:
+        base.append(("companyId", str(company_id)))
+    if channels is not None:
+        base.extend(("channelIds[]", str(c)) for c in channels)
+    if show_extra:
+        base.append(("showExtra", "true"))
+    return base
+
+
+def _check_priority(value: object) -> Priority | None:
+    """``None`` (the client's default) or a valid priority."""
+    return None if value is None else check_priority(value)
+
+
+def _check_callback(name: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise InvalidArgumentError(f"{name} must be callable or None, got {type(value).__name__}")
 
 
 class ExportedOrder(msgspec.Struct, kw_only=True):
@@ -155,14 +273,20 @@ def _ts(order: Order, field_name: TimeField) -> int:
 async def _page(
     client: B2BClient,
     params: list[tuple[str, str]],
-    priority: Priority,
+    priority: Priority | None,
 ) -> tuple[list[Order], int | None]:
+    """One list answer: its orders and ``totalCount``.
+
+    ``data`` must be a list: a 2xx whose ``data`` is missing or null is a
+    :class:`~bcb2b_async.DecodeError` (retried as a malformed answer), never an empty page
+    that would end a walk early.
+    """
     env = await client.request(
-        "b2b", "GET", "/orders", params=params, decoder=envelope_decoder(list[Order] | None),
+        "b2b", "GET", "/orders", params=params, decoder=envelope_decoder(list[Order]),
         priority=priority,
     )
     total = env.meta.total if env.meta is not None else None
-    return list(env.data or []), total
+    return env.data, total
 
 
 async def probe_bounds(
@@ -171,33 +295,96 @@ async def probe_bounds(
     anchor: int,
     base: Sequence[tuple[str, str]],
     *,
-    priority: Priority = "bulk",
+    priority: Priority | None = "bulk",
+    order_id: int | None = None,
 ) -> BoundSemantics:
     """Find out whether ``min*``/``max*`` include the bound, around an order at ``anchor``.
 
-    ``anchor`` is the timestamp of an order known to match ``base``. Two one-order
-    queries: ``[anchor, anchor + 1]`` sorted ascending starts with that order only if the
-    minimum is inclusive; ``[anchor - 1, anchor]`` sorted descending starts with it only if
-    the maximum is inclusive.
+    ``anchor`` is the timestamp of an order known to match ``base``. Without ``order_id``:
+    two one-order queries; ``[anchor, anchor + 1]`` sorted ascending starts with that
+    order only if the minimum is inclusive, ``[anchor - 1, anchor]`` sorted descending
+    only if the maximum is. A "no" there may only mean the order was updated away
+    meanwhile; it is the safe answer (bounds are then widened and the walk filters
+    client-side), but a costlier one.
+
+    With ``order_id`` (the anchor order's id), each bound is probed on that order alone
+    (``bcOrderId``), and its answer says where the order is: an update only moves an
+    order forward to the present, so an order found still at ``anchor`` after a "no" was
+    there during it (the "no" is proven), and an order that moved is probed again at its
+    new second (a few times at most).
     """
-    pmin, pmax = _PARAMS[field_name]
-    common = [("limit", "1"), ("offset", "0"), ("sortBy", field_name), *base]
-    lo_items, _ = await _page(
-        client,
-        [*common, ("orderBy", "ASC"), (pmin, str(anchor)), (pmax, str(anchor + 1))],
-        priority,
-    )
-    hi_items, _ = await _page(
-        client,
-        [*common, ("orderBy", "DESC"), (pmin, str(max(0, anchor - 1))), (pmax, str(anchor))],
-        priority,
-    )
-    min_incl = bool(lo_items) and _ts(lo_items[0], field_name) == anchor
-    max_incl = bool(hi_items) and _ts(hi_items[0], field_name) == anchor
+    if order_id is None:
+        lo_items, _ = await _page(
+            client, _list_params(field_name, anchor, anchor + 1, base, limit=1), priority
+        )
+        hi_items, _ = await _page(
+            client,
+            _list_params(field_name, anchor - 1, anchor, base, limit=1, descending=True),
+            priority,
+        )
+        return BoundSemantics(
+            bool(lo_items) and _ts(lo_items[0], field_name) == anchor,
+            bool(hi_items) and _ts(hi_items[0], field_name) == anchor,
+        )
+    one = [*base, ("bcOrderId", str(order_id))]
+
+    async def where(raw_min: int, raw_max: int) -> int | None:
+        """The order's second if the server counts it within the raw bounds, else None."""
+        items, _ = await _page(client, _list_params(field_name, raw_min, raw_max, one,
+                                                    limit=1), priority)
+        return _ts(items[0], field_name) if items else None
+
+    min_incl = False
+    a = anchor
+    for _ in range(_PROBE_ATTEMPTS):
+        t = await where(a, _FAR)  # the order is at ``a`` or later
+        if t is None or t == a:
+            min_incl = t == a  # hidden although at or after ``a``: the minimum excludes
+            break
+        a = t  # it moved on: probe again where it is now
+    max_incl = False
+    a = anchor
+    for _ in range(_PROBE_ATTEMPTS):
+        if await where(0, a) == a:
+            max_incl = True
+            break
+        t = await where(a - 1, _FAR)  # where is it now (found whatever the semantics)?
+        if t is None or t == a:
+            break  # still at ``a`` now, so it was during the probe: the maximum excludes
+        a = t
     return BoundSemantics(min_incl, max_incl)
 
 
-async def _keyset_walk(
+@dataclass(slots=True)
+class _Cursor:
+    """Where a keyset walk stands (read it between pages).
+
+    ``second``: the second being read; ``seen``: ids read at that second; ``read_to``: the
+    position (in the query ``[second, hi]``) just past the last order read, as of the last
+    anchored answer; ``total``: that query's ``totalCount`` in that answer.
+    """
+
+    second: int
+    seen: set[int] = field(default_factory=set)
+    read_to: int = 0
+    total: int | None = None
+
+
+def _anchored(items: list[Order], offset: int, cursor: _Cursor, field_name: TimeField) -> bool:
+    """Whether an answer at ``offset`` cannot have skipped an order of the current second.
+
+    Offset 0 starts the second itself. Otherwise the answer must start with an order read
+    before (the read ones are the first positions of the second): then every order not
+    read yet is at or after it.
+    """
+    if offset == 0:
+        return True
+    head = items[0] if items else None
+    return (head is not None and head.bc_order_id in cursor.seen
+            and _ts(head, field_name) == cursor.second)
+
+
+async def _keyset_pages(
     client: B2BClient,
     field_name: TimeField,
     lo: int,
@@ -205,48 +392,63 @@ async def _keyset_walk(
     base: Sequence[tuple[str, str]],
     semantics: BoundSemantics,
     *,
-    priority: Priority,
+    priority: Priority | None,
+    cursor: _Cursor | None = None,
     page_size: int = PAGE_SIZE,
-    max_pages: int = 10_000_000,
-) -> AsyncIterator[Order]:
-    """Every order with ``lo <= t <= hi`` on ``field_name``, once, in ascending ``t``.
+    max_requests: int = 10_000_000,
+) -> AsyncGenerator[list[Order], None]:
+    """Every order with ``lo <= t <= hi`` on ``field_name``, once, ascending, page by page.
 
-    Memory: one page plus the ids of the current second.
+    Yields the orders of each answer not read before (possibly none). See the module
+    docstring for the anchor and the step back; ``cursor`` (given) shows the progress.
     """
-    cursor = lo
-    group_ts = -1
-    group_ids: set[int] = set()
-    for _ in range(max_pages):
-        if cursor > hi:
+    if page_size < 2:
+        raise InvalidArgumentError("page_size must be at least 2 (one order is the anchor)")
+    cur = cursor if cursor is not None else _Cursor(lo)
+    step = 0  # how far the current run of unanchored answers has stepped back
+    for _ in range(max_requests):
+        if cur.second > hi:
             return
-        skip = len(group_ids) if group_ts == cursor else 0
-        params = [
-            ("limit", str(page_size)),
-            ("offset", str(skip)),
-            ("sortBy", field_name),
-            ("orderBy", "ASC"),
-            *semantics.params(field_name, cursor, hi),
-            *base,
-        ]
-        items, _total = await _page(client, params, priority)
-        for order in items:
+        offset = max(0, cur.read_to - 1 - step)
+        raw_min, raw_max = semantics.raw(cur.second, hi)
+        items, total = await _page(
+            client,
+            _list_params(field_name, raw_min, raw_max, base, limit=page_size, offset=offset),
+            priority,
+        )
+        if not _anchored(items, offset, cur, field_name):
+            # Orders read before ``offset`` left the query and the rest shifted down: step
+            # back by as many as left (the total's drop), at least twice the last step.
+            left = cur.total - total if cur.total is not None and total is not None else 0
+            step = max(left, 2 * step, 1)
+            continue
+        step = 0
+        fresh: list[Order] = []
+        first_of_last = -1  # index of the first order of a later second on this page
+        for i, order in enumerate(items):
             t = _ts(order, field_name)
-            if t < cursor or t > hi:
+            if t < cur.second or t > hi:
                 continue  # outside the bounds asked for: filtered defensively
-            if t == group_ts:
-                if order.bc_order_id in group_ids:
-                    continue
-                group_ids.add(order.bc_order_id)
-            elif t > group_ts:
-                group_ts = t
-                group_ids = {order.bc_order_id}
-            else:  # pragma: no cover - the server broke its own sort order
-                continue
-            yield order
+            if t > cur.second:
+                cur.second = t
+                cur.seen = set()
+                first_of_last = i
+            if order.bc_order_id in cur.seen:
+                continue  # read before (the anchor, or a re-read after a step back)
+            cur.seen.add(order.bc_order_id)
+            fresh.append(order)
+        if first_of_last < 0:
+            cur.read_to = offset + len(items)
+            cur.total = total
+        else:
+            # The query moves on to ``[second, hi]``: its positions start at the first
+            # order of that second on this page, and its total lacks everything before.
+            cur.read_to = len(items) - first_of_last
+            cur.total = None if total is None else total - (offset + first_of_last)
+        yield fresh
         if len(items) < page_size:
             return
-        cursor = max(cursor, group_ts)
-    raise BigCommerceError(f"export walk did not finish within {max_pages} pages")
+    raise BigCommerceError(f"walk of {field_name} did not finish within {max_requests} requests")
 
 
 def _slices(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
@@ -272,28 +474,33 @@ async def export_orders(
     created_to: int | datetime | None = None,
     with_products: bool = False,
     concurrency: int = 4,
-    priority: Priority = "bulk",
+    priority: Priority | None = "bulk",
     products_source: Literal["both", "b2b", "v2"] = "both",
     on_total: Callable[[int], object] | None = None,
     show_extra: bool = True,
 ) -> AsyncIterator[ExportedOrder]:
     """Every order that exists when the export starts, exactly once.
 
-    Stays exact while orders are updated or created during the walk, and includes orders
-    older than the API's one-year default window (explicit ``createdAt`` bounds switch it
-    off). ``channel_ids`` default to the API's default, channel 1: pass every channel you
-    use. ``created_to`` defaults to the start of the export. The range is split into
-    time slices walked by ``concurrency`` workers (each slice a keyset walk, see the
-    module docstring); orders come out in no particular global order.
+    Stays exact while orders are updated, created or reassigned during the walk (see the
+    module docstring for the invariant), and includes orders older than the API's one-year
+    default window (explicit ``createdAt`` bounds switch it off). ``channel_ids`` default
+    to the API's default, channel 1: pass every channel you use. ``created_to`` defaults to
+    the start of the export. The range is split into time slices walked by ``concurrency``
+    (1..64) workers; orders come out in no particular global order.
 
     ``with_products=True`` attaches each order's products, fetched concurrently through
     both quotas (B2B ``/orders/{id}/products`` and V2 ``/orders/{id}/products`` are
     limited separately), so enrichment runs near the sum of the two quotas.
     ``on_total`` is called once with the number of orders in range, for progress bars.
     ``show_extra`` (default True) includes each order's extra field values.
+
+    Any failure (a 403, a 5xx after its retries, a malformed answer) ends the export with
+    that typed error; the other walks and enrichment calls are cancelled at once. Bad
+    arguments raise :class:`~bcb2b_async.InvalidArgumentError` before any request.
     """
     channels = check_channel_ids(channel_ids)
     cid = optional_positive_id("company_id", company_id)
+    prio = _check_priority(priority)
     start = int(time.time())
     lo = unix_seconds("created_from", created_from) or 0
     hi_arg = unix_seconds("created_to", created_to)
@@ -303,44 +510,39 @@ async def export_orders(
     int_range("concurrency", concurrency, 1, 64)
     if not isinstance(with_products, bool):
         raise InvalidArgumentError("with_products must be a bool")
-    if products_source not in ("both", "b2b", "v2"):
-        raise InvalidArgumentError("products_source must be 'both', 'b2b' or 'v2'")
+    source = choice("products_source", products_source, ("both", "b2b", "v2"))
     if not isinstance(show_extra, bool):
         raise InvalidArgumentError("show_extra must be a bool")
-    base: list[tuple[str, str]] = []
-    if cid is not None:
-        base.append(("companyId", str(cid)))
-    if channels is not None:
-        base.extend(("channelIds[]", str(c)) for c in channels)
-    if show_extra:
-        base.append(("showExtra", "true"))
+    _check_callback("on_total", on_total)
+    base = _base_params(channels, cid, show_extra=show_extra)
 
-    # First order in range (bounds widened by one second: exact whatever the semantics,
-    # the client-side filter below drops what the widening let in) and the range's size.
+    # First order in range (bounds widened: exact whatever the semantics; the walk filters
+    # what the widening lets in) and the range's size.
     first, total = await _page(
-        client,
-        [("limit", "1"), ("offset", "0"), ("sortBy", "createdAt"), ("orderBy", "ASC"),
-         ("minCreated", str(max(0, lo - 1))), ("maxCreated", str(hi + 1)), *base],
-        priority,
+        client, _list_params("createdAt", *_WIDE.raw(lo, hi), base, limit=1), prio
     )
     if on_total is not None and total is not None:
         with contextlib.suppress(Exception):
             on_total(total)
     if not first:
         return
-    semantics = await probe_bounds(
-        client, "createdAt", _ts(first[0], "createdAt"), base, priority=priority
-    )
+    semantics = await probe_bounds(client, "createdAt", _ts(first[0], "createdAt"), base,
+                                   priority=prio, order_id=first[0].bc_order_id)
     # Slice from the first order in range, not from 1970: otherwise nearly every order
     # falls in the last slice and one worker walks them all.
     lo = max(lo, _ts(first[0], "createdAt"))
-    orders = _walk_slices(client, lo, hi, base, semantics, concurrency, priority)
-    if not with_products:
-        async for order in orders:
-            yield ExportedOrder(order=order)
-        return
-    async for item in _enrich(client, orders, concurrency, priority, products_source):
-        yield item
+    async with contextlib.aclosing(
+        _walk_slices(client, lo, hi, base, semantics, concurrency, prio)
+    ) as orders:
+        if not with_products:
+            async for order in orders:
+                yield ExportedOrder(order=order)
+            return
+        async with contextlib.aclosing(
+            _enrich(client, orders, concurrency, prio, source)
+        ) as enriched:
+            async for item in enriched:
+                yield item
 
 
 async def _walk_slices(
@@ -350,20 +552,26 @@ async def _walk_slices(
     base: Sequence[tuple[str, str]],
     semantics: BoundSemantics,
     concurrency: int,
-    priority: Priority,
-) -> AsyncIterator[Order]:
+    priority: Priority | None,
+) -> AsyncGenerator[Order, None]:
     if concurrency == 1:
-        async for order in _keyset_walk(client, "createdAt", lo, hi, base, semantics,
-                                         priority=priority):
-            yield order
+        async with contextlib.aclosing(_keyset_pages(
+            client, "createdAt", lo, hi, base, semantics, priority=priority
+        )) as pages:
+            async for page in pages:
+                for order in page:
+                    yield order
         return
     slices = iter(_slices(lo, hi, concurrency * 4))
 
     async def worker(put: Callable[[Order], Awaitable[None]]) -> None:
         for s_lo, s_hi in slices:
-            async for order in _keyset_walk(client, "createdAt", s_lo, s_hi, base, semantics,
-                                             priority=priority):
-                await put(order)
+            async with contextlib.aclosing(_keyset_pages(
+                client, "createdAt", s_lo, s_hi, base, semantics, priority=priority
+            )) as pages:
+                async for page in pages:
+                    for order in page:
+                        await put(order)
 
     async with contextlib.aclosing(fan_in(worker, workers=concurrency,
                                           buffer=PAGE_SIZE * concurrency)) as orders:
@@ -375,9 +583,9 @@ async def _enrich(
     client: B2BClient,
     orders: AsyncIterator[Order],
     concurrency: int,
-    priority: Priority,
+    priority: Priority | None,
     source: str,
-) -> AsyncIterator[ExportedOrder]:
+) -> AsyncGenerator[ExportedOrder, None]:
     """Attach products, spreading the calls over the B2B and V2 quotas.
 
     Each call goes to the API whose limiter has a slot soonest (by pending calls weighted
@@ -416,19 +624,25 @@ async def _enrich(
             yield order.bc_order_id
 
     width = max(2, concurrency * 4)
-    async for oid, result in _stream_async(ids(), fetch, width):
-        order = by_id.pop(oid)
-        if isinstance(result, BaseException):
-            raise result
-        yield ExportedOrder(order=order, products=result)
+    # Closed on the way out whatever happens: a failed call cancels the calls in flight.
+    async with contextlib.aclosing(_stream_async(ids(), fetch, width)) as results:
+        async for oid, result in results:
+            order = by_id.pop(oid)
+            if isinstance(result, BaseException):
+                raise result
+            yield ExportedOrder(order=order, products=result)
 
 
 async def _stream_async(
     keys: AsyncIterator[int],
     call: Callable[[int], Any],
     width: int,
-) -> AsyncIterator[tuple[int, Any]]:
-    """Run ``call`` over an async key stream with ``width`` calls in flight."""
+) -> AsyncGenerator[tuple[int, Any], None]:
+    """Run ``call`` over an async key stream with ``width`` calls in flight.
+
+    A call's :class:`BigCommerceError` is yielded as its result; closing this generator
+    cancels and awaits the calls in flight, then closes ``keys``.
+    """
     in_flight: set[asyncio.Task[tuple[int, Any]]] = set()
 
     async def run(key: int) -> tuple[int, Any]:
@@ -465,16 +679,74 @@ async def _stream_async(
 # -- incremental sync ---------------------------------------------------------------------
 @dataclass(slots=True)
 class SyncState:
-    """What the last sync saw: the highest ``updatedAt`` and the ids at that second.
+    """Where incremental sync stands; JSON-compatible, validated when built or loaded.
 
-    Saved as JSON, written atomically (temp file + rename) after every page of progress,
-    so a crash or Ctrl-C resumes without loss; the ids at the watermark make the resume
-    free of duplicates.
+    ``watermark``: every order with ``updatedAt`` before this second has been delivered;
+    ``ids_at_watermark``: the orders at that second delivered too (only after a checkpoint
+    in the middle of a run; a complete run leaves it empty, its watermark one second past
+    its range); ``runs``: how many runs used this state; ``recent``: ``(id, updatedAt)`` of
+    the orders delivered in the last ``overlap`` seconds before the watermark (only with
+    ``overlap``), so re-reading them does not deliver them again.
+
+    Files written by earlier versions (``watermark``, ``ids_at_watermark``, ``runs``) load
+    as they are. Save it with :meth:`save` (atomic: temp file and rename).
     """
 
     watermark: int = 0
     ids_at_watermark: list[int] = field(default_factory=list)
     runs: int = 0
+    recent: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Validate (and normalise) every field; :class:`InvalidArgumentError` if one is bad."""
+        int_range("watermark", self.watermark, 0, MAX_SECONDS)
+        int_range("runs", self.runs, 0)
+        ids: object = self.ids_at_watermark
+        if not isinstance(ids, list | tuple):
+            raise InvalidArgumentError(
+                f"ids_at_watermark must be a list of order ids, got {type(ids).__name__}"
+            )
+        self.ids_at_watermark = [positive_id("ids_at_watermark[]", i) for i in ids]
+        pairs: object = self.recent
+        if not isinstance(pairs, list | tuple):
+            raise InvalidArgumentError(
+                f"recent must be a list of [id, updatedAt] pairs, got {type(pairs).__name__}"
+            )
+        out: list[tuple[int, int]] = []
+        for pair in pairs:
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                raise InvalidArgumentError(f"recent items must be [id, updatedAt], got {pair!r}")
+            out.append((positive_id("recent[].id", pair[0]),
+                        int_range("recent[].updatedAt", pair[1], 0, MAX_SECONDS)))
+        self.recent = out
+
+    def to_json(self) -> str:
+        """The state as a JSON document (what :meth:`save` writes)."""
+        return json.dumps({
+            "watermark": self.watermark,
+            "ids_at_watermark": self.ids_at_watermark,
+            "runs": self.runs,
+            "recent": [list(p) for p in self.recent],
+        })
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SyncState:
+        """Parse :meth:`to_json`'s output (or an older file); bad input is refused."""
+        try:
+            doc = json.loads(text)
+        except ValueError as err:
+            raise InvalidArgumentError(f"not a JSON sync state: {err}") from None
+        if not isinstance(doc, dict):
+            raise InvalidArgumentError("a sync state must be a JSON object")
+        return cls(
+            watermark=doc.get("watermark", 0),
+            ids_at_watermark=doc.get("ids_at_watermark", []),
+            runs=doc.get("runs", 0),
+            recent=doc.get("recent", []),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SyncState:
@@ -483,22 +755,15 @@ class SyncState:
         if not p.exists():
             return cls()
         try:
-            doc = json.loads(p.read_text("utf-8"))
-            return cls(
-                watermark=int(doc.get("watermark", 0)),
-                ids_at_watermark=[int(i) for i in doc.get("ids_at_watermark", [])],
-                runs=int(doc.get("runs", 0)),
-            )
-        except (ValueError, TypeError, AttributeError) as err:
-            raise InvalidArgumentError(f"state file {p} is not a valid sync state: {err}") from None
+            return cls.from_json(p.read_bytes())
+        except InvalidArgumentError as err:
+            raise InvalidArgumentError(
+                f"state file {p} is not a valid sync state: {err.message}"
+            ) from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically: a reader sees the old or the new state, never half of one."""
-        atomic_write_text(
-            Path(path),
-            json.dumps({"watermark": self.watermark, "ids_at_watermark": self.ids_at_watermark,
-                        "runs": self.runs}),
-        )
+        atomic_write_text(Path(path), self.to_json())
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -517,65 +782,88 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+
 async def sync_orders(
     client: B2BClient,
     state: SyncState,
     *,
     channel_ids: Sequence[int] | None = None,
     company_id: int | None = None,
-    overlap: int = 60,
+    overlap: int = 0,
+    margin: int = DEFAULT_MARGIN,
     on_checkpoint: Callable[[SyncState], object] | None = None,
-    priority: Priority = "bulk",
+    priority: Priority | None = "bulk",
 ) -> AsyncIterator[Order]:
     """Orders changed since ``state.watermark`` (the first run: every order), each once.
 
-    Walks ``updatedAt`` ascending from ``watermark - overlap`` seconds (the overlap catches
-    same-second and slightly out-of-order updates), skips what the state says was already
-    synced at the watermark, and advances ``state`` as it goes; ``on_checkpoint(state)`` is
-    called after every page-worth of progress (save the state there). An order updated
-    again during the walk may come twice, the later version last.
+    One run covers ``updatedAt`` in ``(watermark, now - margin]`` and leaves the
+    watermark at the end of that range; see the module docstring for what that guarantees
+    across runs. ``margin`` (1..3600 seconds, default 5) keeps the run off the seconds the
+    store may still stamp: a change made in the last ``margin`` seconds comes with the next
+    run. ``overlap`` (0..86400 seconds, default 0) re-reads that many seconds before the
+    watermark for changes stamped late; what was delivered there before is not delivered
+    again (``state.recent``).
+
+    ``state`` is advanced as the run goes; ``on_checkpoint(state)`` is called after every
+    page that delivered orders (once you have handled them) and at the end: save the state
+    there to resume an interrupted run. Orders come in ascending ``updatedAt``.
     """
+    if not isinstance(state, SyncState):
+        raise InvalidArgumentError(f"state must be a SyncState, got {type(state).__name__}")
+    state.check()
     channels = check_channel_ids(channel_ids)
     cid = optional_positive_id("company_id", company_id)
     int_range("overlap", overlap, 0, 86_400)
-    base: list[tuple[str, str]] = []
-    if cid is not None:
-        base.append(("companyId", str(cid)))
-    if channels is not None:
-        base.extend(("channelIds[]", str(c)) for c in channels)
-    hi = int(time.time()) + 86_400  # "until now", with room for clock skew
-    lo = max(0, state.watermark - overlap) if state.watermark else 0
-    first, _ = await _page(
-        client,
-        [("limit", "1"), ("offset", "0"), ("sortBy", "updatedAt"), ("orderBy", "ASC"),
-         ("minModified", str(max(0, lo - 1))), ("maxModified", str(hi + 1)), *base],
-        priority,
-    )
+    int_range("margin", margin, 1, 3600)
+    prio = _check_priority(priority)
+    _check_callback("on_checkpoint", on_checkpoint)
+    base = _base_params(channels, cid, show_extra=False)
+    hi = int(time.time()) - margin
+    mark = state.watermark
+    done_at_mark = set(state.ids_at_watermark)
+    lo = max(0, mark - overlap)
+    # (id → updatedAt) delivered in the overlap window: a re-read of one of these is
+    # skipped; pruned as the walk moves on (the window trails the walk).
+    recent: dict[int, int] = dict(state.recent) if overlap else {}
     state.runs += 1
-    if not first:
+
+    def checkpoint(second: int, seen: set[int]) -> None:
+        if second > mark:
+            state.watermark, state.ids_at_watermark = second, sorted(seen)
+        elif second == mark:
+            state.ids_at_watermark = sorted(done_at_mark | seen)
+        floor = state.watermark - overlap
+        for oid in [o for o, t in recent.items() if t < floor]:
+            del recent[oid]
+        state.recent = sorted(recent.items())
         if on_checkpoint is not None:
             on_checkpoint(state)
-        return
-    semantics = await probe_bounds(
-        client, "updatedAt", _ts(first[0], "updatedAt"), base, priority=priority
-    )
-    already = set(state.ids_at_watermark)
-    old_mark = state.watermark
-    since_checkpoint = 0
-    async for order in _keyset_walk(client, "updatedAt", lo, hi, base, semantics,
-                                    priority=priority):
-        t = _ts(order, "updatedAt")
-        if t < old_mark or (t == old_mark and order.bc_order_id in already):
-            continue  # synced by an earlier run, unchanged since
-        yield order
-        if t > state.watermark:
-            state.watermark = t
-            state.ids_at_watermark = [order.bc_order_id]
-        elif t == state.watermark:
-            state.ids_at_watermark.append(order.bc_order_id)
-        since_checkpoint += 1
-        if on_checkpoint is not None and since_checkpoint >= PAGE_SIZE:
-            since_checkpoint = 0
-            on_checkpoint(state)
-    if on_checkpoint is not None:
-        on_checkpoint(state)
+
+    if lo <= hi:
+        first, _ = await _page(
+            client, _list_params("updatedAt", *_WIDE.raw(lo, hi), base, limit=1), prio
+        )
+        if first:
+            semantics = await probe_bounds(client, "updatedAt", _ts(first[0], "updatedAt"),
+                                           base, priority=prio,
+                                           order_id=first[0].bc_order_id)
+            cursor = _Cursor(lo)
+            async with contextlib.aclosing(_keyset_pages(
+                client, "updatedAt", lo, hi, base, semantics, priority=prio, cursor=cursor
+            )) as pages:
+                async for page in pages:
+                    delivered = 0
+                    for order in page:
+                        oid, t = order.bc_order_id, _ts(order, "updatedAt")
+                        if (t == mark and oid in done_at_mark) or recent.get(oid) == t:
+                            continue  # delivered by an earlier run, unchanged since
+                        yield order
+                        delivered += 1
+                        if overlap:
+                            recent[oid] = t
+                    if delivered:
+                        checkpoint(cursor.second, cursor.seen)
+    # The range is complete: everything up to ``hi`` is delivered.
+    if hi + 1 > state.watermark:
+        state.watermark, state.ids_at_watermark = hi + 1, []
+    checkpoint(state.watermark, set())
