@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -311,8 +313,6 @@ def server_message(body: bytes | None) -> str | None:
     """Extract a human message from a B2B or V2 error body; ``None`` when there is none."""
     if not body:
         return None
-    import msgspec
-
     try:
         doc = msgspec.json.decode(body)
     except (msgspec.DecodeError, ValueError, RecursionError):
