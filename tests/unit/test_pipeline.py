@@ -246,6 +246,82 @@ async def test_deadline_after_one_retry_stops_before_the_second() -> None:
         await client.aclose()
 
 
+class SlowGrantLimiter(FakeLimiter):
+    """Grants only after ``delay`` seconds, whatever the deadline (a backend that ignores it)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(waited=delay)
+        self.delay = delay
+
+    async def acquire(self, priority: str = "bulk", deadline: float | None = None, *,
+                      max_wait: float | None = None) -> Permit:
+        await asyncio.sleep(self.delay)
+        return await super().acquire(priority, deadline, max_wait=max_wait)
+
+
+@pytest.mark.timeout(10)
+async def test_deadline_checked_again_after_the_grant() -> None:
+    slow = SlowGrantLimiter(0.3)
+    client = make(b2b_limiter=slow)
+    try:
+        with aioresponses() as m:
+            m.get(url("/orders/1"), payload=OK_ORDER, repeat=True)
+            with pytest.raises(DeadlineExceededError):
+                await client.orders.get(1, deadline=0.1)
+            assert count(m) == 0
+    finally:
+        await client.aclose()
+    assert slow.acquired == slow.observed == 1  # the unused permit was handed back
+    assert client.stats.b2b.requests == 0
+
+
+async def test_past_deadline_does_not_touch_the_limiter() -> None:
+    fake = FakeLimiter(waited=0.0)
+    client = make(b2b_limiter=fake)
+    try:
+        with aioresponses() as m:
+            with pytest.raises(DeadlineExceededError):
+                await client.orders.get(1, deadline=-1)
+            assert count(m) == 0
+    finally:
+        await client.aclose()
+    assert fake.acquired == fake.observed == 0
+
+
+async def test_backoff_past_max_time_gives_up_with_the_last_error() -> None:
+    client = make(retry_policy=RetryPolicy(max_retries=5, base_delay=10, max_delay=10,
+                                           max_time=5))
+    sleeps = recorder(client)
+    try:
+        with aioresponses() as m:
+            m.get(url("/orders/1"), status=503, repeat=True)
+            with pytest.raises(ServerError) as info:
+                await client.orders.get(1)
+            assert count(m) == 1
+    finally:
+        await client.aclose()
+    assert sleeps == [] and info.value.attempts == 1
+    assert client.stats.b2b.errors == 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Pipeline.request: when _check_wait re-raises the error itself (backoff past max_time), "
+    "'raise final from err' sets err.__cause__ = err, a cycle in the exception chain"))
+async def test_backoff_past_max_time_error_is_not_its_own_cause() -> None:
+    client = make(retry_policy=RetryPolicy(max_retries=5, base_delay=10, max_delay=10,
+                                           max_time=5))
+    recorder(client)
+    try:
+        with aioresponses() as m:
+            m.get(url("/orders/1"), status=503, repeat=True)
+            with pytest.raises(ServerError) as info:
+                await client.orders.get(1)
+            assert count(m) == 1
+    finally:
+        await client.aclose()
+    assert info.value.__cause__ is not info.value
+
+
 # -- 2. server waits (issue 14.5) ----------------------------------------------------------------
 B2B_HOUR = {"X-Requests-Remaining": "0", "X-Request-Window-Resets-After": "3600 s"}
 V2_DAY = {"X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "86400000"}
