@@ -146,10 +146,65 @@ def sandbox(orders: int, *, b2b_rate: str = "off", v2_rate: str = "off") -> Serv
     )
 
 
-def page_server(orders: int) -> ServerProc:
-    """The pre-serialized page server in its own process."""
-    return ServerProc(["-m", "benchmarks._pageserver", "--orders", str(orders), "--port", "0"],
-                      "PAGES")
+def page_server(orders: int, details: int) -> ServerProc:
+    """The pre-serialized page server in its own process (order details for the first
+    ``details`` orders)."""
+    return ServerProc(["-m", "benchmarks._pageserver", "--orders", str(orders), "--details",
+                       str(details), "--port", "0"], "PAGES")
+
+
+@dataclass(frozen=True)
+class ProcRun:
+    """One child process timed whole: wall seconds from spawn to exit (interpreter start,
+    imports and exit included), its CPU seconds (user + system, from ``wait4``), its peak
+    RSS and what it printed on stdout."""
+
+    wall: float
+    cpu: float
+    maxrss_mib: float
+    stdout: str
+
+
+def run_process(args: Sequence[str], *, timeout: float) -> ProcRun:
+    """Run ``python ARGS`` from the repository root and time it as a whole process.
+
+    The child is waited for with ``waitid(WNOWAIT)`` (no polling delay in the wall time),
+    then reaped with ``wait4`` for its resource usage; a timer kills it after ``timeout``
+    seconds (it cannot hit a recycled pid: the child is not reaped before the timer is
+    disarmed).
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        lock = threading.Lock()
+        state = {"done": False, "killed": False}
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([PY, *args], stdout=out, stderr=err, cwd=ROOT)
+
+        def kill() -> None:
+            with lock:
+                if not state["done"]:
+                    state["killed"] = True
+                    os.kill(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+            wall = time.perf_counter() - t0
+        finally:
+            with lock:
+                state["done"] = True
+            timer.cancel()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if state["killed"]:
+            raise TimeoutError(f"python {' '.join(args)}: over {timeout:.0f} s")
+        out.seek(0)
+        stdout = out.read()
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"python {' '.join(args)} exited {proc.returncode}:\n"
+                               f"{err.read()[-2000:]}")
+    return ProcRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout)
 
 
 @dataclass

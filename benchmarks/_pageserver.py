@@ -1,13 +1,15 @@
 """A minimal B2B orders server serving pre-encoded bytes, so the server is never the
 bottleneck of a raw-speed benchmark.
 
-``python -m benchmarks._pageserver --orders 100000 [--port 0]`` prints
+``python -m benchmarks._pageserver --orders 100000 [--details N] [--port 0]`` prints
 ``PAGES http://127.0.0.1:PORT`` once listening and serves until SIGTERM/SIGINT:
 
 - ``GET /api/v3/io/orders?limit=200&offset=K``: a B2B list envelope with
   ``meta.pagination.totalCount`` (pages of 200 are encoded at start-up; any other
   limit/offset is joined from pre-encoded records: one ``bytes.join``, no JSON work);
-- ``GET /api/v3/io/orders/{bcOrderId}``: the detail envelope, ``data`` a one-item list;
+- ``GET /api/v3/io/orders/{bcOrderId}``: the detail envelope, ``data`` a one-item list
+  (details are encoded for the first ``--details`` orders only, default all; a later id
+  is a 404);
 - ``GET /__bench__/ping``.
 
 The records have the shape of B2B Edition list items (as the sandbox serves them), are
@@ -80,13 +82,15 @@ def make_record(i: int, rng: random.Random, *, detail: bool = False) -> dict[str
 class Pages:
     """Every response body, encoded once."""
 
-    def __init__(self, orders: int, seed: int = 1) -> None:
+    def __init__(self, orders: int, seed: int = 1, details: int | None = None) -> None:
         enc = msgspec.json.Encoder()
         rng = random.Random(seed)
         self.total = orders
         self.records = [enc.encode(make_record(i, rng)) for i in range(orders)]
         rng = random.Random(seed + 1)
-        self.details = [enc.encode(make_record(i, rng, detail=True)) for i in range(orders)]
+        n_details = orders if details is None else min(orders, details)
+        self.details = [enc.encode(make_record(i, rng, detail=True))
+                        for i in range(n_details)]
         self.pages = [self.list_body(off, PAGE) for off in range(0, orders, PAGE)]
 
     def list_body(self, offset: int, limit: int) -> bytes:
@@ -103,7 +107,7 @@ class Pages:
 
     def detail(self, bc_id: int) -> bytes | None:
         i = bc_id - ID_BASE
-        if not 0 <= i < self.total:
+        if not 0 <= i < len(self.details):
             return None
         return (b'{"code":200,"data":[' + self.details[i]
                 + b'],"meta":{"message":"SUCCESS"}}')
@@ -144,9 +148,9 @@ def make_app(pages: Pages) -> web.Application:
     return app
 
 
-async def serve(orders: int, host: str, port: int) -> None:
+async def serve(orders: int, host: str, port: int, details: int | None = None) -> None:
     """Encode everything, listen, announce, and wait for SIGTERM/SIGINT."""
-    pages = Pages(orders)
+    pages = Pages(orders, details=details)
     runner = web.AppRunner(make_app(pages), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
@@ -169,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks._pageserver")
     p.add_argument("--orders", type=int, default=100_000)
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--details", type=int, default=None,
+                   help="encode order details for the first N orders only (default: all)")
     p.add_argument("--port", type=int, default=0)
     args = p.parse_args(argv)
-    asyncio.run(serve(args.orders, args.host, args.port))
+    asyncio.run(serve(args.orders, args.host, args.port, args.details))
     return 0
 
 

@@ -1,4 +1,9 @@
-"""Rows 1, 2, 6 and 7: raw speed against the pre-serialized page server, and decoding."""
+"""Rows 1, 2, 6 and 7: raw speed against the pre-serialized page server, and decoding.
+
+The walks of rows 1 and 2 run as child processes (``_row1_library``,
+``_row1_handwritten``, ``_row2_requests``); this module checks their output and holds the
+in-process pieces of rows 6 and 7.
+"""
 
 from __future__ import annotations
 
@@ -11,115 +16,85 @@ from typing import Any
 
 import aiohttp
 import msgspec
-import requests
 
-from bcb2b_async import B2BClient
+from bcb2b_async import B2BClient, RateLimit
 from bcb2b_async._decode import envelope_decoder
 from bcb2b_async.models.b2b_orders import Order
 
-from ._common import STORE_HASH, TOKEN, Deadline
+from ._common import STORE_HASH, TOKEN, Deadline, ProcRun
+from ._pageserver import ID_BASE
 
 PAGE = 200
 HEADERS = {"X-Auth-Token": TOKEN, "X-Store-Hash": STORE_HASH, "Accept": "application/json"}
-#: The query the library's ``list(min_created=0, page_size=200)`` sends, minus limit/offset.
-QUERY = [("minCreated", "0"), ("sortBy", "updatedAt"), ("orderBy", "DESC")]
+#: A quota far above any rate these benchmarks reach: the default ``Limiter`` runs (its
+#: bookkeeping is part of the measured cost) but never makes a request wait.
+UNBINDING = RateLimit(1_000_000, 1.0)
 
 
 def _client(url: str) -> B2BClient:
     return B2BClient(STORE_HASH, TOKEN, b2b_base_url=url, v2_base_url=url,
-                     b2b_rate_limit=None, v2_rate_limit=None)
+                     b2b_rate_limit=UNBINDING)
 
 
-# -- walks (rows 1 and 2) -------------------------------------------------------------------
-async def lib_walk(url: str, concurrency: int, budget: float) -> tuple[float, int]:
-    """``client.orders.list(...)`` item by item; returns (seconds, orders)."""
-    deadline = Deadline(budget, "library walk")
-    async with _client(url) as client:
-        await client.orders.get(100)  # open the connection pool outside the timing
-        n = 0
-        t0 = time.perf_counter()
-        async for _order in client.orders.list(min_created=0, page_size=PAGE,
-                                               concurrency=concurrency):
-            n += 1
-            if not n % 20_000:
-                deadline.check()
-        return time.perf_counter() - t0, n
+# -- row 1: the hand-written baseline mirrors the library's models ---------------------
+def _strip_docs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_docs(v) for k, v in value.items() if k not in ("title", "description")}
+    if isinstance(value, list):
+        return [_strip_docs(v) for v in value]
+    return value
 
 
-async def raw_walk(
-    url: str, concurrency: int, budget: float, decoder: msgspec.json.Decoder[Any]
-) -> tuple[float, int]:
-    """What a user would write by hand: aiohttp + msgspec, ``concurrency`` workers pulling
-    offsets once the first page gave the total."""
-    deadline = Deadline(budget, "raw aiohttp walk")
-    endpoint = url + "/api/v3/io/orders"
-    connector = aiohttp.TCPConnector(limit=32)
-    async with aiohttp.ClientSession(connector=connector, headers=HEADERS) as session:
-        async with session.get(url + "/api/v3/io/orders/100") as r:
-            await r.read()
-        t0 = time.perf_counter()
-
-        async def fetch(offset: int) -> tuple[int, int]:
-            params = [("limit", str(PAGE)), ("offset", str(offset)), *QUERY]
-            async with session.get(endpoint, params=params) as r:
-                if r.status != 200:
-                    raise RuntimeError(f"raw walk: HTTP {r.status}")
-                env: RawDictEnvelope = decoder.decode(await r.read())
-            count = 0
-            for _order in env.data:
-                count += 1
-            return count, env.meta.pagination.totalCount
-
-        count, total = await fetch(0)
-        offsets = iter(range(PAGE, total, PAGE))
-        counts = [count]
-
-        async def worker() -> None:
-            for off in offsets:
-                deadline.check()
-                counts.append((await fetch(off))[0])
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - t0, sum(counts)
+def _config(cls: type[Any]) -> dict[str, Any]:
+    conf = cls.__struct_config__
+    return {k: getattr(conf, k) for k in dir(conf) if not k.startswith("_")}
 
 
-def requests_walk(url: str, budget: float) -> tuple[float, int]:
-    """How the official synchronous client works: one requests.Session, json, in order."""
-    deadline = Deadline(budget, "requests walk")
-    endpoint = url + "/api/v3/io/orders"
-    with requests.Session() as s:
-        s.headers.update(HEADERS)
-        s.get(url + "/api/v3/io/orders/100", timeout=30).raise_for_status()
-        t0 = time.perf_counter()
-        n = 0
-        offset = 0
-        total = None
-        while total is None or offset < total:
-            deadline.check()
-            r = s.get(endpoint, params=[("limit", str(PAGE)), ("offset", str(offset)), *QUERY],
-                      timeout=30)
-            r.raise_for_status()
-            doc = json.loads(r.content)
-            total = doc["meta"]["pagination"]["totalCount"]
-            for _order in doc["data"]:
-                n += 1
-            offset += PAGE
-        return time.perf_counter() - t0, n
+def check_mirror() -> None:
+    """Raise unless ``benchmarks._row1_handwritten`` decodes into Structs equivalent to the
+    library's: the same fields, wire names, types and defaults (JSON schemas equal but for
+    docstrings) and the same Struct options (``gc``, ``omit_defaults``, ...)."""
+    from bcb2b_async.models import b2b_orders, common
+
+    from . import _row1_handwritten as hw
+
+    pairs = [
+        (b2b_orders.Order, hw.Order), (b2b_orders.Money, hw.Money),
+        (b2b_orders.ExtraInfo, hw.ExtraInfo), (b2b_orders.ExtraField, hw.ExtraField),
+        (common.Meta, hw.Meta), (common.Pagination, hw.Pagination),
+        (common.Envelope, hw.Envelope),
+    ]
+    for lib, mine in pairs:
+        if _config(lib) != _config(mine):
+            raise RuntimeError(f"row 1 baseline: {mine.__name__} options differ from the "
+                               f"library's: {_config(mine)} != {_config(lib)}")
+    # One schema covers the envelope and every Struct under it (fields, wire names,
+    # types, defaults); only the generic envelope's own name differs.
+    schemas = []
+    for tp in (common.Envelope[list[b2b_orders.Order]], hw.Envelope):
+        schema = _strip_docs(msgspec.json.schema(tp))
+        top = schema.pop("$ref").rsplit("/", 1)[1]
+        defs = schema["$defs"]
+        defs["Envelope"] = defs.pop(top)
+        schemas.append(schema)
+    if schemas[0] != schemas[1]:
+        raise RuntimeError("row 1 baseline: its Structs differ from the library's models "
+                           "(update benchmarks/_row1_handwritten.py)")
 
 
-class _Pag(msgspec.Struct):
-    totalCount: int
-
-
-class _Meta(msgspec.Struct):
-    pagination: _Pag
-
-
-class RawDictEnvelope(msgspec.Struct):
-    """Raw baseline: orders as plain dicts (all data kept, like the library's models)."""
-
-    data: list[dict[str, Any]]
-    meta: _Meta
+def walk_report(run: ProcRun, expected: int) -> tuple[float, float]:
+    """Check a walk child's ``ROW1 orders id_sum setup_s walk_s`` line: every order seen
+    exactly once (count and the sum of ids); returns (setup seconds, walk seconds)."""
+    line = next((x for x in run.stdout.splitlines() if x.startswith("ROW1 ")), "")
+    parts = line.split()
+    if len(parts) != 5:
+        raise RuntimeError(f"walk child printed {run.stdout[-500:]!r}")
+    n, ids = int(parts[1]), int(parts[2])
+    want = expected * ID_BASE + expected * (expected - 1) // 2
+    if n != expected or ids != want:
+        raise RuntimeError(f"walk child saw {n} orders (id sum {ids}), not {expected} "
+                           f"(id sum {want}): an order was lost or duplicated")
+    return float(parts[3]), float(parts[4])
 
 
 # -- small requests (row 6) -----------------------------------------------------------------
