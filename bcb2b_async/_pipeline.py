@@ -35,7 +35,7 @@ import msgspec
 
 from ._config import API, ClientConfig, Priority
 from ._decode import decode
-from ._ratelimit import LimiterBackend, Permit, parse_rate_headers
+from ._ratelimit import LimiterBackend, Permit, parse_rate_headers, supports_max_wait
 from ._retry import RetryPolicy
 from ._stats import ClientStats, Event, Hooks
 from ._transport import RawResponse, Transport
@@ -251,6 +251,9 @@ class Pipeline:
         self._secret = secret
         self._transport = transport
         self._limiters = dict(limiters)
+        # Backends written before ``max_wait`` existed get called without it.
+        self._bounded = {api: lim is not None and supports_max_wait(lim)
+                         for api, lim in self._limiters.items()}
         self._policy = policy
         self._hooks = hooks
         self._timeout = timeout
@@ -382,8 +385,10 @@ class Pipeline:
                 try:
                     self._check_wait(call, err, delay, started)
                 except BigCommerceError as final:
-                    final.attempts = attempt
                     self.stats.for_api(api).errors += 1
+                    if final is err:
+                        raise
+                    final.attempts = attempt
                     raise final from err
                 self._on_retry(call, err, attempt, delay)
             await self._sleep(delay)
@@ -428,7 +433,12 @@ class Pipeline:
             raise self._late(call, attempt)
         permit: Permit | None = None
         if limiter is not None:
-            permit = await limiter.acquire(call.priority, deadline)
+            if self._bounded[api]:
+                # A server's reset hint longer than the policy allows fails fast, typed.
+                permit = await limiter.acquire(call.priority, deadline,
+                                               max_wait=self._policy.max_wait)
+            else:
+                permit = await limiter.acquire(call.priority, deadline)
             if permit.waited:
                 stats.limiter_wait += permit.waited
                 self._note_wait(call, permit.waited)

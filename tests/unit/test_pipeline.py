@@ -304,9 +304,6 @@ async def test_backoff_past_max_time_gives_up_with_the_last_error() -> None:
     assert client.stats.b2b.errors == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Pipeline.request: when _check_wait re-raises the error itself (backoff past max_time), "
-    "'raise final from err' sets err.__cause__ = err, a cycle in the exception chain"))
 async def test_backoff_past_max_time_error_is_not_its_own_cause() -> None:
     client = make(retry_policy=RetryPolicy(max_retries=5, base_delay=10, max_delay=10,
                                            max_time=5))
@@ -390,10 +387,6 @@ async def test_short_hint_is_waited_then_retried(client: B2BClient) -> None:
     assert client.stats.b2b.retries == 1 and client.stats.b2b.rate_limited == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Pipeline._attempt calls limiter.acquire(priority, deadline) without max_wait: after a "
-    "200 saying '0 left, resets in 3600 s' the next call sleeps Limiter.hint_cap (3 windows "
-    "= 180 s) instead of failing fast with ServerWaitTooLongError"))
 @pytest.mark.timeout(20)
 async def test_limiter_does_not_stall_an_hour_after_a_zero_remaining_200() -> None:
     client = make(b2b_rate_limit=RateLimit(150, 60))
