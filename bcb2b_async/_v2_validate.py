@@ -22,13 +22,27 @@ Money on the wire
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
+from ._validate import (
+    boolean,
+    check_keys,
+    did_you_mean,
+    int_range,
+    is_int,
+    mapping,
+    non_empty_string,
+    positive_id,
+    sequence,
+    string,
+    type_name,
+    unique,
+)
 from .errors import InvalidArgumentError
 from .models.v2_orders import SHIPPING_PROVIDERS, OrderStatus
 
@@ -39,7 +53,8 @@ __all__ = [
     "billing_from_flat",
     "build_order_update",
     "build_shipment",
-    "validate_positive_id",
+    "shipment_items",
+    "shipment_options",
 ]
 
 _UPDATE = "update()"
@@ -311,7 +326,6 @@ _LOCATION_STRINGS: dict[str, int | None] = {
 
 # --- small checks ------------------------------------------------------------------------
 
-_STATUS_IDS = frozenset(int(status) for status in OrderStatus)
 # Not from the spec: a guard so absurd amounts (1e308, Decimal("1E+999999")) are refused
 # here instead of being expanded into huge strings. Far above any real order.
 _MAX_AMOUNT = Decimal(10) ** 15
@@ -322,208 +336,121 @@ _CARRIER = re.compile(r"carrier_[0-9]+")
 _LOCALE = re.compile(r"[a-z]{2,3}|[a-z]{2}-[A-Z]{2}|[a-z]{2}-[0-9]{3}")
 
 
-def _fail(where: str, message: str) -> InvalidArgumentError:
-    return InvalidArgumentError(f"{where}: {message}")
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def validate_positive_id(name: str, value: object) -> int:
-    """Return ``value`` as an ``int`` if it is an integer > 0, else raise naming ``name``.
-
-    Bools are refused (``True`` is an ``int`` to Python, never an id); so are numeric
-    strings: ids come from decoded responses, where they are already integers.
-    """
-    if not _is_int(value):
-        raise InvalidArgumentError(
-            f"{name} must be a positive integer, got {_type_name(value)} {value!r:.80}"
-        )
-    assert isinstance(value, int)
-    if value <= 0:
-        raise InvalidArgumentError(f"{name} must be a positive integer, got {value}")
-    return int(value)
-
-
-def _positive_id(where: str, name: str, value: object) -> int:
+@contextmanager
+def _context(where: str) -> Iterator[None]:
+    """Prefix the message of any InvalidArgumentError raised inside with ``where``
+    (``update(): products[1].quantity must be ...``)."""
     try:
-        return validate_positive_id(name, value)
+        yield
     except InvalidArgumentError as err:
-        raise _fail(where, err.message) from None
+        raise InvalidArgumentError(f"{where}: {err.message}") from None
 
 
-def _int_at_least(where: str, name: str, value: object, minimum: int) -> int:
-    if not _is_int(value):
-        raise _fail(
-            where, f"{name} must be an integer >= {minimum}, got {_type_name(value)} {value!r:.80}"
-        )
-    assert isinstance(value, int)
-    if value < minimum:
-        raise _fail(where, f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _string(where: str, name: str, value: object, max_len: int | None = None) -> str:
-    if not isinstance(value, str):
-        raise _fail(where, f"{name} must be a string, got {_type_name(value)}")
-    if max_len is not None and len(value) > max_len:
-        raise _fail(where, f"{name} is {len(value)} characters long, the limit is {max_len}")
-    return value
-
-
-def _non_empty_string(where: str, name: str, value: object, max_len: int | None = None) -> str:
-    text = _string(where, name, value, max_len)
-    if not text.strip():
-        raise _fail(where, f"{name} must not be empty")
-    return text
-
-
-def _bool(where: str, name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(where, f"{name} must be true or false, got {_type_name(value)}")
-    return value
-
-
-def _mapping(where: str, name: str, value: object) -> Mapping[object, object]:
-    if not isinstance(value, Mapping):
-        raise _fail(where, f"{name} must be a mapping (dict), got {_type_name(value)}")
-    return value
-
-
-def _sequence(where: str, name: str, value: object) -> Sequence[object]:
-    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Sequence):
-        raise _fail(where, f"{name} must be a list, got {_type_name(value)}")
-    return value
-
-
-def _key_name(key: object) -> str:
-    return key if isinstance(key, str) else repr(key)
-
-
-def _check_keys(
-    where: str, prefix: str, data: Mapping[object, object], allowed: frozenset[str]
-) -> None:
-    for key in data:
-        if not isinstance(key, str) or key not in allowed:
-            name = _key_name(key)
-            hint = ""
-            if isinstance(key, str):
-                close = difflib.get_close_matches(key, sorted(allowed), n=1)
-                if close:
-                    hint = f" (did you mean {close[0]!r}?)"
-            raise _fail(where, f"unknown field {prefix}{name!r}{hint}")
-
-
-def _decimal(where: str, name: str, value: object) -> Decimal:
+def _decimal(name: str, value: object) -> Decimal:
     """A non-negative, finite money amount from an int, float, Decimal or decimal string."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise _fail(
-            where,
+        raise InvalidArgumentError(
             f"{name} must be a non-negative amount (number or decimal string), "
-            f"got {_type_name(value)}",
+            f"got {type_name(value)}"
         )
     if isinstance(value, str):
         if not _DECIMAL_TEXT.fullmatch(value):
-            raise _fail(where, f"{name} must be a decimal number, got {value!r:.80}")
+            raise InvalidArgumentError(f"{name} must be a decimal number, got {value!r:.80}")
         amount = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise _fail(where, f"{name} must be a finite amount, got {value!r}")
+            raise InvalidArgumentError(f"{name} must be a finite amount, got {value!r}")
         amount = Decimal(repr(value))
     elif isinstance(value, int):
         amount = Decimal(value)
     else:
         amount = value
     if not amount.is_finite():
-        raise _fail(where, f"{name} must be a finite amount, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a finite amount, got {value!r}")
     if amount < 0:
-        raise _fail(where, f"{name} must not be negative, got {value!r:.80}")
+        raise InvalidArgumentError(f"{name} must not be negative, got {value!r:.80}")
     if amount >= _MAX_AMOUNT:
-        raise _fail(where, f"{name} is too large, got {value!r:.80}")
+        raise InvalidArgumentError(f"{name} is too large, got {value!r:.80}")
     return abs(amount)  # abs() turns -0 into 0
 
 
-def _money_string(where: str, name: str, value: object) -> str:
+def _money_string(name: str, value: object) -> str:
     """Money for a ``type: string`` field: exact plain decimal text, no exponent."""
-    return format(_decimal(where, name, value), "f")
+    return format(_decimal(name, value), "f")
 
 
-def _money_number(where: str, name: str, value: object) -> int | float:
+def _money_number(name: str, value: object) -> int | float:
     """Money for a ``type: number`` field: an int when integral, else a float."""
-    amount = _decimal(where, name, value)
+    amount = _decimal(name, value)
     if amount == amount.to_integral_value():
         return int(amount)
     return float(amount)
 
 
-def _rfc2822(where: str, name: str, value: object) -> str:
-    text = _string(where, name, value)
+def _rfc2822(name: str, value: object) -> str:
+    text = string(name, value)
     try:
         parsed = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         parsed = None
     if parsed is None:
-        raise _fail(
-            where, f"{name} must be an RFC 2822 date like 'Tue, 20 Nov 2012 00:00:00 +0000'"
+        raise InvalidArgumentError(
+            f"{name} must be an RFC 2822 date like 'Tue, 20 Nov 2012 00:00:00 +0000'"
         )
     return text
 
 
-def _form_fields(where: str, name: str, value: object) -> list[dict[str, object]]:
+def _form_fields(name: str, value: object) -> list[dict[str, object]]:
     result: list[dict[str, object]] = []
-    for index, raw in enumerate(_sequence(where, name, value)):
+    for index, raw in enumerate(sequence(name, value)):
         here = f"{name}[{index}]"
-        item = _mapping(where, here, raw)
-        _check_keys(where, f"{here}.", item, frozenset({"name", "value"}))
+        item = mapping(here, raw)
+        check_keys(f"{here}.", item, frozenset({"name", "value"}))
         if "name" not in item:
-            raise _fail(where, f"{here}.name is required")
-        field_name = _non_empty_string(where, f"{here}.name", item["name"])
+            raise InvalidArgumentError(f"{here}.name is required")
+        field_name = non_empty_string(f"{here}.name", item["name"])
         field_value = item.get("value")
-        if isinstance(field_value, str) or _is_int(field_value):
+        if isinstance(field_value, str) or is_int(field_value):
             pass
         elif isinstance(field_value, float):
             if not math.isfinite(field_value):
-                raise _fail(where, f"{here}.value must be a finite number")
+                raise InvalidArgumentError(f"{here}.value must be a finite number")
         elif isinstance(field_value, Sequence) and not isinstance(
             field_value, bytes | bytearray | Mapping
         ):
             if not all(isinstance(v, str) for v in field_value):
-                raise _fail(where, f"{here}.value list must hold strings only")
+                raise InvalidArgumentError(f"{here}.value list must hold strings only")
             field_value = list(field_value)
         else:
-            raise _fail(
-                where,
+            raise InvalidArgumentError(
                 f"{here}.value must be a string, a number or a list of strings, "
-                f"got {_type_name(field_value)}",
+                f"got {type_name(field_value)}"
             )
         result.append({"name": field_name, "value": field_value})
     return result
 
 
-def _address(where: str, name: str, value: object, *, billing: bool) -> dict[str, object]:
+def _address(name: str, value: object, *, billing: bool) -> dict[str, object]:
     allowed = _BILLING_KEYS if billing else _SHIPPING_KEYS
-    data = _mapping(where, name, value)
-    _check_keys(where, f"{name}.", data, allowed)
+    data = mapping(name, value)
+    check_keys(f"{name}.", data, allowed)
     result: dict[str, object] = {}
     for key, raw in data.items():
         assert isinstance(key, str)
         here = f"{name}.{key}"
         if key == "form_fields":
-            result[key] = _form_fields(where, here, raw)
+            result[key] = _form_fields(here, raw)
         elif key == "id":
-            result[key] = _positive_id(where, here, raw)
+            result[key] = positive_id(here, raw)
         else:
-            text = _string(where, here, raw)
+            text = string(here, raw)
             if billing and key == "zip" and len(text.strip()) < 2:
                 # billingAddress_Base: "The ZIP code must be two or more characters."
-                raise _fail(where, f"{here} must be at least two characters")
+                raise InvalidArgumentError(f"{here} must be at least two characters")
             if key == "country_iso2" and text and not re.fullmatch(r"[A-Za-z]{2}", text):
-                raise _fail(where, f"{here} must be a two-letter ISO 3166 code, got {text!r:.20}")
+                raise InvalidArgumentError(
+                    f"{here} must be a two-letter ISO 3166 code, got {text!r:.20}"
+                )
             result[key] = text
     return result
 
@@ -531,19 +458,16 @@ def _address(where: str, name: str, value: object, *, billing: bool) -> dict[str
 # --- products ----------------------------------------------------------------------------
 
 
-def _product_options(where: str, name: str, value: object) -> list[dict[str, object]]:
+def _product_options(name: str, value: object) -> list[dict[str, object]]:
     result: list[dict[str, object]] = []
     seen: set[int] = set()
-    for index, raw in enumerate(_sequence(where, name, value)):
+    for index, raw in enumerate(sequence(name, value)):
         here = f"{name}[{index}]"
-        option = _mapping(where, here, raw)
-        _check_keys(where, f"{here}.", option, _OPTION_KEYS)
+        option = mapping(here, raw)
+        check_keys(f"{here}.", option, _OPTION_KEYS)
         if "id" not in option:
-            raise _fail(where, f"{here}.id is required (the product_option_id)")
-        option_id = _positive_id(where, f"{here}.id", option["id"])
-        if option_id in seen:
-            raise _fail(where, f"{here}.id {option_id} is given twice")
-        seen.add(option_id)
+            raise InvalidArgumentError(f"{here}.id is required (the product_option_id)")
+        option_id = unique(seen, f"{here}.id", positive_id(f"{here}.id", option["id"]))
         out: dict[str, object] = {"id": option_id}
         for key, raw_value in option.items():
             assert isinstance(key, str)
@@ -552,19 +476,19 @@ def _product_options(where: str, name: str, value: object) -> list[dict[str, obj
             if key == "value":
                 # The schema says string; the spec's own examples send integers (value: 12):
                 # both are accepted and sent as the string the schema names.
-                if _is_int(raw_value):
+                if is_int(raw_value):
                     out[key] = str(raw_value)
                 else:
-                    out[key] = _string(where, f"{here}.value", raw_value)
+                    out[key] = string(f"{here}.value", raw_value)
             else:
                 # display_* have minLength 1; '' and null are invalid.
-                out[key] = _non_empty_string(where, f"{here}.{key}", raw_value)
+                out[key] = non_empty_string(f"{here}.{key}", raw_value)
         result.append(out)
     return result
 
 
-def _product(where: str, here: str, raw: object) -> dict[str, object]:
-    item = _mapping(where, here, raw)
+def _product(here: str, raw: object) -> dict[str, object]:
+    item = mapping(here, raw)
     has_id = "id" in item
     if has_id:
         allowed = _PRODUCT_UPDATE_KEYS
@@ -572,35 +496,35 @@ def _product(where: str, here: str, raw: object) -> dict[str, object]:
         allowed = _CATALOG_ADD_KEYS
     else:
         allowed = _CUSTOM_ADD_KEYS
-    _check_keys(where, f"{here}.", item, allowed)
+    check_keys(f"{here}.", item, allowed)
 
     out: dict[str, object] = {}
     for key, value in item.items():
         assert isinstance(key, str)
         name = f"{here}.{key}"
         if key in ("id", "product_id", "variant_id"):
-            out[key] = _positive_id(where, name, value)
+            out[key] = positive_id(name, value)
         elif key == "quantity":
             # quantity 0 removes a line (PUT /orders/{id}), so it needs an existing line.
             minimum = 0 if has_id else 1
-            out[key] = _int_at_least(where, name, value, minimum)
+            out[key] = int_range(name, value, minimum)
         elif key in _PRODUCT_NAMES:
             # "Empty strings '' and null are invalid for xxx, xxx_customer, xxx_merchant."
-            out[key] = _non_empty_string(where, name, value, _MAX_PRODUCT_NAME)
+            out[key] = non_empty_string(name, value, _MAX_PRODUCT_NAME)
         elif key in _PRODUCT_PRICES or key in _WRAPPING_COSTS:
-            out[key] = _money_number(where, name, value)
+            out[key] = _money_number(name, value)
         elif key == "product_options":
-            out[key] = _product_options(where, name, value)
+            out[key] = _product_options(name, value)
         elif key == "wrapping_id":
-            out[key] = _int_at_least(where, name, value, 0)
+            out[key] = int_range(name, value, 0)
         elif key == "upc":
-            out[key] = _string(where, name, value, _MAX_UPC)
+            out[key] = string(name, value, _MAX_UPC)
         else:  # sku, wrapping_name, wrapping_message
-            out[key] = _string(where, name, value)
+            out[key] = string(name, value)
 
     if "name" in out and "name_customer" in out and out["name"] != out["name_customer"]:
-        raise _fail(
-            where, f"{here}.name and {here}.name_customer must be equal when both are given"
+        raise InvalidArgumentError(
+            f"{here}.name and {here}.name_customer must be equal when both are given"
         )
     wrapping_id = out.get("wrapping_id")
     if isinstance(wrapping_id, int) and wrapping_id > 0:
@@ -608,130 +532,127 @@ def _product(where: str, here: str, raw: object) -> dict[str, object]:
         # wrapping_cost_inc_tax are required." (0 removes the wrapping.)
         missing = [k for k in _WRAPPING_COSTS if k not in out]
         if missing:
-            raise _fail(where, f"{here}.{missing[0]} is required when wrapping_id is set")
+            raise InvalidArgumentError(f"{here}.{missing[0]} is required when wrapping_id is set")
 
     if not has_id:
         if "quantity" not in out:
             # Required for custom products by orderCustomProduct_Put; the catalog schema
             # lists no required fields, but a new line without a quantity is meaningless.
-            raise _fail(where, f"{here}.quantity is required to add a product")
+            raise InvalidArgumentError(f"{here}.quantity is required to add a product")
         if "product_id" not in out:
             # A custom product: orderCustomProduct_Put requires a name and both prices
             # (the usage notes accept name, name_customer or name_merchant).
             if not any(k in out for k in _PRODUCT_NAMES):
-                raise _fail(
-                    where,
+                raise InvalidArgumentError(
                     f"{here}: a custom product (no product_id) needs name, name_customer "
-                    "or name_merchant",
+                    "or name_merchant"
                 )
             for key in _PRODUCT_PRICES:
                 if key not in out:
-                    raise _fail(where, f"{here}.{key} is required for a custom product")
+                    raise InvalidArgumentError(f"{here}.{key} is required for a custom product")
     elif len(out) == 1:
-        raise _fail(where, f"{here} has an id but nothing to change")
+        raise InvalidArgumentError(f"{here} has an id but nothing to change")
     return out
 
 
-def _products(where: str, value: object) -> list[dict[str, object]]:
+def _products(value: object) -> list[dict[str, object]]:
     result: list[dict[str, object]] = []
     seen: set[int] = set()
-    for index, raw in enumerate(_sequence(where, "products", value)):
-        product = _product(where, f"products[{index}]", raw)
+    for index, raw in enumerate(sequence("products", value)):
+        product = _product(f"products[{index}]", raw)
         line_id = product.get("id")
         if isinstance(line_id, int):
-            if line_id in seen:
-                raise _fail(where, f"products[{index}].id {line_id} is given twice")
-            seen.add(line_id)
+            unique(seen, f"products[{index}].id", line_id)
         result.append(product)
     return result
 
 
-def _shipping_addresses(where: str, value: object) -> list[dict[str, object]]:
+def _shipping_addresses(value: object) -> list[dict[str, object]]:
     result: list[dict[str, object]] = []
     seen: set[int] = set()
-    for index, raw in enumerate(_sequence(where, "shipping_addresses", value)):
+    for index, raw in enumerate(sequence("shipping_addresses", value)):
         here = f"shipping_addresses[{index}]"
-        address = _address(where, here, raw, billing=False)
+        address = _address(here, raw, billing=False)
         address_id = address.get("id")
         if isinstance(address_id, int):
-            if address_id in seen:
-                raise _fail(where, f"{here}.id {address_id} is given twice")
-            seen.add(address_id)
+            unique(seen, f"{here}.id", address_id)
         elif not address:
-            raise _fail(where, f"{here} is empty")
+            raise InvalidArgumentError(f"{here} is empty")
         result.append(address)
     return result
 
 
-def _fees(where: str, value: object) -> list[dict[str, object]]:
+def _fees(value: object) -> list[dict[str, object]]:
     # Fees follow full PUT semantics: the list replaces the order's fees ([] deletes all).
     result: list[dict[str, object]] = []
     seen: set[int] = set()
-    for index, raw in enumerate(_sequence(where, "fees", value)):
+    for index, raw in enumerate(sequence("fees", value)):
         here = f"fees[{index}]"
-        fee = _mapping(where, here, raw)
+        fee = mapping(here, raw)
         # The spec's own examples spell one key "cost_exc_tax"; the schema says cost_ex_tax,
         # so the misspelling is refused (with a hint) rather than silently dropped.
-        _check_keys(where, f"{here}.", fee, _FEE_KEYS)
+        check_keys(f"{here}.", fee, _FEE_KEYS)
         out: dict[str, object] = {}
         for key, raw_value in fee.items():
             assert isinstance(key, str)
             name = f"{here}.{key}"
             if key == "id":
-                fee_id = _positive_id(where, name, raw_value)
-                if fee_id in seen:
-                    raise _fail(where, f"{name} {fee_id} is given twice")
-                seen.add(fee_id)
-                out[key] = fee_id
+                out[key] = unique(seen, name, positive_id(name, raw_value))
             elif key == "type":
                 if raw_value not in _FEE_TYPES:
-                    raise _fail(where, f"{name} must be 'custom_fee', got {raw_value!r:.40}")
+                    raise InvalidArgumentError(
+                        f"{name} must be 'custom_fee', got {raw_value!r:.40}"
+                    )
                 out[key] = raw_value
             elif key in _FEE_COSTS:
-                out[key] = _money_string(where, name, raw_value)
+                out[key] = _money_string(name, raw_value)
             elif key == "tax_class_id":
                 # nullable: null means the store's default fee tax class.
-                out[key] = None if raw_value is None else _int_at_least(where, name, raw_value, 0)
+                out[key] = None if raw_value is None else int_range(name, raw_value, 0)
             else:  # display_name_customer, display_name_merchant, source
-                out[key] = _string(where, name, raw_value)
+                out[key] = string(name, raw_value)
         if not out.get("display_name_customer") and not out.get("display_name_merchant"):
-            raise _fail(where, f"{here} needs display_name_customer or display_name_merchant")
+            raise InvalidArgumentError(
+                f"{here} needs display_name_customer or display_name_merchant"
+            )
         if sum(k in out for k in _FEE_COSTS) < 2:
-            raise _fail(where, f"{here} needs at least two of cost_ex_tax, cost_inc_tax, cost_tax")
+            raise InvalidArgumentError(
+                f"{here} needs at least two of cost_ex_tax, cost_inc_tax, cost_tax"
+            )
         result.append(out)
     return result
 
 
-def _consignments(where: str, value: object) -> dict[str, object]:
-    data = _mapping(where, "consignments", value)
-    _check_keys(where, "consignments.", data, frozenset({"pickups"}))
+def _consignments(value: object) -> dict[str, object]:
+    data = mapping("consignments", value)
+    check_keys("consignments.", data, frozenset({"pickups"}))
     pickups: list[dict[str, object]] = []
-    for index, raw in enumerate(_sequence(where, "consignments.pickups", data.get("pickups", []))):
+    for index, raw in enumerate(sequence("consignments.pickups", data.get("pickups", []))):
         here = f"consignments.pickups[{index}]"
-        pickup = _mapping(where, here, raw)
-        _check_keys(where, f"{here}.", pickup, _PICKUP_KEYS)
+        pickup = mapping(here, raw)
+        check_keys(f"{here}.", pickup, _PICKUP_KEYS)
         if "id" not in pickup:
-            raise _fail(where, f"{here}.id is required")  # pickupConsignment_Put: required
+            raise InvalidArgumentError(f"{here}.id is required")  # pickupConsignment_Put: required
         out: dict[str, object] = {}
         for key, raw_value in pickup.items():
             assert isinstance(key, str)
             name = f"{here}.{key}"
             if key in ("id", "pickup_method_id"):
-                out[key] = _positive_id(where, name, raw_value)
+                out[key] = positive_id(name, raw_value)
             elif key == "location":
-                location = _mapping(where, name, raw_value)
-                _check_keys(where, f"{name}.", location, frozenset(_LOCATION_STRINGS))
+                location = mapping(name, raw_value)
+                check_keys(f"{name}.", location, frozenset(_LOCATION_STRINGS))
                 out[key] = {
-                    str(k): _string(where, f"{name}.{k}", v, _LOCATION_STRINGS[str(k)])
+                    str(k): string(f"{name}.{k}", v, _LOCATION_STRINGS[str(k)])
                     for k, v in location.items()
                 }
             elif key == "line_items":
                 out[key] = [
-                    _product(where, f"{name}[{i}]", item)
-                    for i, item in enumerate(_sequence(where, name, raw_value))
+                    _product(f"{name}[{i}]", item)
+                    for i, item in enumerate(sequence(name, raw_value))
                 ]
             else:
-                out[key] = _string(where, name, raw_value, _PICKUP_STRINGS[key])
+                out[key] = string(name, raw_value, _PICKUP_STRINGS[key])
         pickups.append(out)
     return {"pickups": pickups}
 
@@ -740,65 +661,58 @@ def _consignments(where: str, value: object) -> dict[str, object]:
 
 
 def _order_field(key: str, value: object) -> object:
-    where = _UPDATE
     if key in _ORDER_MONEY:
-        return _money_string(where, key, value)
+        return _money_string(key, value)
     if key in _ORDER_STRINGS:
-        return _string(where, key, value, _ORDER_STRINGS[key])
+        return string(key, value, _ORDER_STRINGS[key])
     if key in _ORDER_NULLABLE_STRINGS:
-        return None if value is None else _string(where, key, value)
+        return None if value is None else string(key, value)
     if key == "status_id":
-        if not _is_int(value):
-            raise _fail(where, f"status_id must be an integer 0..14, got {_type_name(value)}")
-        assert isinstance(value, int)
-        if value not in _STATUS_IDS:
-            raise _fail(where, f"status_id must be an integer 0..14, got {value}")
-        return int(value)
+        return int_range(key, value, min(OrderStatus), max(OrderStatus))
     if key in ("is_deleted", "order_is_digital"):
-        return _bool(where, key, value)
+        return boolean(key, value)
     if key == "channel_id":
-        return _positive_id(where, key, value)
+        return positive_id(key, value)
     if key in ("customer_id", "items_total", "items_shipped"):
         # customer_id 0 is a guest order.
-        return _int_at_least(where, key, value, 0)
+        return int_range(key, value, 0)
     if key == "customer_locale":
-        locale = _string(where, key, value)
+        locale = string(key, value)
         if not _LOCALE.fullmatch(locale):
-            raise _fail(
-                where,
-                f"customer_locale must look like en, asa, en-US or es-419, got {locale!r:.20}",
+            raise InvalidArgumentError(
+                f"customer_locale must look like en, asa, en-US or es-419, got {locale!r:.20}"
             )
         return locale
     if key == "date_created":
-        return _rfc2822(where, key, value)
+        return _rfc2822(key, value)
     if key == "payment_provider_id":
         # oneOf string | number.
-        if isinstance(value, str) or _is_int(value):
+        if isinstance(value, str) or is_int(value):
             return value
         if isinstance(value, float) and math.isfinite(value):
             return value
-        raise _fail(
-            where, f"payment_provider_id must be a string or a number, got {_type_name(value)}"
+        raise InvalidArgumentError(
+            f"payment_provider_id must be a string or a number, got {type_name(value)}"
         )
     if key == "billing_address":
-        address = _address(where, key, value, billing=True)
+        address = _address(key, value, billing=True)
         if not address:
-            raise _fail(where, "billing_address is empty")
+            raise InvalidArgumentError("billing_address is empty")
         return address
     if key == "shipping_addresses":
-        return _shipping_addresses(where, value)
+        return _shipping_addresses(value)
     if key == "products":
-        return _products(where, value)
+        return _products(value)
     if key == "fees":
-        return _fees(where, value)
+        return _fees(value)
     if key == "consignments":
-        return _consignments(where, value)
+        return _consignments(value)
     raise AssertionError(f"writable field without a rule: {key}")  # pragma: no cover
 
 
 def build_order_update(fields: Mapping[str, object]) -> dict[str, object]:
-    """Check the keyword arguments of ``client.v2.orders.update(order_id, **fields)`` and
-    return the JSON body for ``PUT /v2/orders/{order_id}``.
+    """Check the fields given to ``client.v2.orders.update(order_id, ...)`` and return the
+    JSON body for ``PUT /v2/orders/{order_id}``.
 
     Only the fields of ``order_Put`` are accepted (see :data:`ORDER_WRITABLE_FIELDS`);
     read-only response fields and unknown names are refused, as are override pairs given
@@ -810,39 +724,112 @@ def build_order_update(fields: Mapping[str, object]) -> dict[str, object]:
     that needs a name and both prices.
 
     Raises:
-        InvalidArgumentError: naming the first offending field.
+        InvalidArgumentError: naming the first offending field (``update(): ...``).
     """
-    if not isinstance(fields, Mapping):
-        raise _fail(_UPDATE, f"fields must be a mapping, got {_type_name(fields)}")
-    if not fields:
-        raise _fail(_UPDATE, "no fields to update")
-    for key in fields:
-        if not isinstance(key, str):
-            raise _fail(_UPDATE, f"unknown field {key!r}")
-        if key in ORDER_READ_ONLY_FIELDS:
-            raise _fail(_UPDATE, f"{key!r} is {ORDER_READ_ONLY_FIELDS[key]}")
-        if key not in ORDER_WRITABLE_FIELDS:
-            close = difflib.get_close_matches(key, sorted(ORDER_WRITABLE_FIELDS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise _fail(_UPDATE, f"unknown field {key!r}{hint}")
-    for first, second in ORDER_PAIRED_FIELDS:
-        if (first in fields) != (second in fields):
-            given, missing = (first, second) if first in fields else (second, first)
-            raise _fail(_UPDATE, f"{given!r} must be sent together with {missing!r}")
-    if "ip_address" in fields and "ip_address_v6" in fields:
-        # "You can set either ip_address or ip_address_v6. Setting the ip_address value will
-        # reset the ip_address_v6 value and vice versa."
-        raise _fail(_UPDATE, "give 'ip_address' or 'ip_address_v6', not both")
-    return {key: _order_field(key, value) for key, value in fields.items()}
+    with _context(_UPDATE):
+        if not isinstance(fields, Mapping):
+            raise InvalidArgumentError(f"fields must be a mapping, got {type_name(fields)}")
+        if not fields:
+            raise InvalidArgumentError("no fields to update")
+        for key in fields:
+            if isinstance(key, str) and key in ORDER_READ_ONLY_FIELDS:
+                raise InvalidArgumentError(f"{key!r} is {ORDER_READ_ONLY_FIELDS[key]}")
+        check_keys("", fields, ORDER_WRITABLE_FIELDS)
+        for first, second in ORDER_PAIRED_FIELDS:
+            if (first in fields) != (second in fields):
+                given, missing = (first, second) if first in fields else (second, first)
+                raise InvalidArgumentError(f"{given!r} must be sent together with {missing!r}")
+        if "ip_address" in fields and "ip_address_v6" in fields:
+            # "You can set either ip_address or ip_address_v6. Setting the ip_address value
+            # will reset the ip_address_v6 value and vice versa."
+            raise InvalidArgumentError("give 'ip_address' or 'ip_address_v6', not both")
+        return {key: _order_field(key, value) for key, value in fields.items()}
 
 
 # --- shipments -----------------------------------------------------------------------------
 
 
 def _optional_string(name: str, value: object, max_len: int | None = None) -> str | None:
-    if value is None:
-        return None
-    return _string(_SHIPMENT, name, value, max_len)
+    return None if value is None else string(name, value, max_len)
+
+
+def shipment_items(items: object) -> list[dict[str, object]]:
+    """Check the ``items`` of a shipment: a non-empty list of ``{"order_product_id": int,
+    "quantity": int}`` naming every order product once. Returns fresh dicts.
+
+    Raises:
+        InvalidArgumentError: naming the first offending item (``create_shipment(): ...``).
+    """
+    with _context(_SHIPMENT):
+        lines = sequence("items", items)
+        if not lines:
+            raise InvalidArgumentError("items must name at least one order product")
+        out: list[dict[str, object]] = []
+        seen: set[int] = set()
+        for index, raw in enumerate(lines):
+            here = f"items[{index}]"
+            item = mapping(here, raw)
+            if "product_id" in item:
+                raise InvalidArgumentError(f"{here}.product_id is read-only; use order_product_id")
+            check_keys(f"{here}.", item, ("order_product_id", "quantity"))
+            for key in ("order_product_id", "quantity"):
+                if key not in item:
+                    raise InvalidArgumentError(f"{here}.{key} is required")
+            name = f"{here}.order_product_id"
+            product_id = unique(seen, name, positive_id(name, item["order_product_id"]),
+                                hint="; add the quantities")
+            quantity = int_range(f"{here}.quantity", item["quantity"], 1)
+            out.append({"order_product_id": product_id, "quantity": quantity})
+        return out
+
+
+def shipment_options(
+    *,
+    tracking_number: object = None,
+    shipping_provider: object = None,
+    tracking_carrier: object = None,
+    shipping_method: object = None,
+    comments: object = None,
+    tracking_link: object = None,
+    merchant_shipping_cost: object = None,
+) -> dict[str, object]:
+    """Check the optional fields of a shipment and return those given (``None`` left out).
+
+    ``shipping_provider`` is one of :data:`~bcb2b_async.models.v2_orders.SHIPPING_PROVIDERS`
+    (``""`` included) or a third-party ``carrier_{id}``. ``tracking_number`` has at most
+    50 characters, ``tracking_link`` 500, ``comments`` 65,535; ``merchant_shipping_cost``
+    is money, sent as a decimal string.
+
+    Raises:
+        InvalidArgumentError: naming the first offending argument (``create_shipment(): ...``).
+    """
+    with _context(_SHIPMENT):
+        provider = _optional_string("shipping_provider", shipping_provider)
+        if (
+            provider is not None
+            and provider not in SHIPPING_PROVIDERS
+            and not _CARRIER.fullmatch(provider)
+        ):
+            raise InvalidArgumentError(
+                f"shipping_provider {provider!r:.40} is not one of "
+                f"{', '.join(sorted(p for p in SHIPPING_PROVIDERS if p))}, '' or carrier_<id>"
+            )
+        options: dict[str, object | None] = {
+            "tracking_number": _optional_string(
+                "tracking_number", tracking_number, MAX_TRACKING_NUMBER
+            ),
+            "shipping_provider": provider,
+            "tracking_carrier": _optional_string("tracking_carrier", tracking_carrier),
+            "shipping_method": _optional_string("shipping_method", shipping_method),
+            "comments": _optional_string("comments", comments, MAX_TEXT),
+            "tracking_link": _optional_string("tracking_link", tracking_link, MAX_TRACKING_LINK),
+            "merchant_shipping_cost": (
+                None
+                if merchant_shipping_cost is None
+                else _money_string("merchant_shipping_cost", merchant_shipping_cost)
+            ),
+        }
+        return {key: value for key, value in options.items() if value is not None}
 
 
 def build_shipment(
@@ -858,13 +845,8 @@ def build_shipment(
     merchant_shipping_cost: object = None,
 ) -> dict[str, object]:
     """Check the arguments of a shipment and return the body for
-    ``POST /v2/orders/{order_id}/shipments`` (``orderShipment_Post``), ``None`` values left out.
-
-    ``items`` is a non-empty list of ``{"order_product_id": int, "quantity": int}``; every
-    ``order_product_id`` appears once. ``shipping_provider`` is one of
-    :data:`~bcb2b_async.models.v2_orders.SHIPPING_PROVIDERS` (``""`` included) or a
-    third-party ``carrier_{id}``. ``tracking_number`` has at most 50 characters,
-    ``tracking_link`` 500, ``comments`` 65,535.
+    ``POST /v2/orders/{order_id}/shipments`` (``orderShipment_Post``), ``None`` values left
+    out: ``order_address_id``, :func:`shipment_items` and :func:`shipment_options`.
 
     The server also requires the products to belong to ``order_address_id``; that needs the
     order's products and is checked by the caller, not here.
@@ -872,61 +854,20 @@ def build_shipment(
     Raises:
         InvalidArgumentError: naming the first offending argument.
     """
-    body: dict[str, object] = {
-        "order_address_id": _positive_id(_SHIPMENT, "order_address_id", order_address_id)
-    }
-    lines = _sequence(_SHIPMENT, "items", items)
-    if not lines:
-        raise _fail(_SHIPMENT, "items must name at least one order product")
-    out_items: list[dict[str, object]] = []
-    seen: set[int] = set()
-    for index, raw in enumerate(lines):
-        here = f"items[{index}]"
-        item = _mapping(_SHIPMENT, here, raw)
-        for key in item:
-            if key == "product_id":
-                raise _fail(_SHIPMENT, f"{here}.product_id is read-only; use order_product_id")
-        _check_keys(_SHIPMENT, f"{here}.", item, frozenset({"order_product_id", "quantity"}))
-        for key in ("order_product_id", "quantity"):
-            if key not in item:
-                raise _fail(_SHIPMENT, f"{here}.{key} is required")
-        product_id = _positive_id(_SHIPMENT, f"{here}.order_product_id", item["order_product_id"])
-        if product_id in seen:
-            raise _fail(
-                _SHIPMENT, f"{here}.order_product_id {product_id} appears twice; add the quantities"
-            )
-        seen.add(product_id)
-        quantity = _int_at_least(_SHIPMENT, f"{here}.quantity", item["quantity"], 1)
-        out_items.append({"order_product_id": product_id, "quantity": quantity})
-    body["items"] = out_items
-
-    provider = _optional_string("shipping_provider", shipping_provider)
-    if (
-        provider is not None
-        and provider not in SHIPPING_PROVIDERS
-        and not _CARRIER.fullmatch(provider)
-    ):
-        raise _fail(
-            _SHIPMENT,
-            f"shipping_provider {provider!r:.40} is not one of "
-            f"{', '.join(sorted(p for p in SHIPPING_PROVIDERS if p))}, '' or carrier_<id>",
+    with _context(_SHIPMENT):
+        address = positive_id("order_address_id", order_address_id)
+    body: dict[str, object] = {"order_address_id": address, "items": shipment_items(items)}
+    body.update(
+        shipment_options(
+            tracking_number=tracking_number,
+            shipping_provider=shipping_provider,
+            tracking_carrier=tracking_carrier,
+            shipping_method=shipping_method,
+            comments=comments,
+            tracking_link=tracking_link,
+            merchant_shipping_cost=merchant_shipping_cost,
         )
-    optional: dict[str, object] = {
-        "tracking_number": _optional_string(
-            "tracking_number", tracking_number, MAX_TRACKING_NUMBER
-        ),
-        "shipping_provider": provider,
-        "tracking_carrier": _optional_string("tracking_carrier", tracking_carrier),
-        "shipping_method": _optional_string("shipping_method", shipping_method),
-        "comments": _optional_string("comments", comments, MAX_TEXT),
-        "tracking_link": _optional_string("tracking_link", tracking_link, MAX_TRACKING_LINK),
-        "merchant_shipping_cost": (
-            None
-            if merchant_shipping_cost is None
-            else _money_string(_SHIPMENT, "merchant_shipping_cost", merchant_shipping_cost)
-        ),
-    }
-    body.update((key, value) for key, value in optional.items() if value is not None)
+    )
     return body
 
 
@@ -947,25 +888,26 @@ def billing_from_flat(billing: Mapping[str, object]) -> dict[str, object]:
         InvalidArgumentError: for an unknown name, a name given twice under two spellings
             (``street`` and ``street_1``) or a value that is not valid for the V2 field.
     """
-    where = "billing_from_flat()"
-    data = _mapping(where, "billing", billing)
-    result: dict[str, object] = {}
-    source: dict[str, str] = {}
-    allowed = frozenset(_BILLING_KEYS | _FLAT_BILLING_ALIASES.keys())
-    for key, value in data.items():
-        if not isinstance(key, str):
-            raise _fail(where, f"unknown billing field {key!r}")
-        bare = key.removeprefix("billing_")
-        if bare not in allowed:
-            close = difflib.get_close_matches(bare, sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise _fail(where, f"unknown billing field {key!r}{hint}")
-        target = _FLAT_BILLING_ALIASES.get(bare, bare)
-        if target in source:
-            raise _fail(where, f"{key!r} and {source[target]!r} both set billing {target!r}")
-        source[target] = key
-        if value is not None:
-            result[target] = value
-    if not result:
-        return {}
-    return _address(where, "billing_address", result, billing=True)
+    with _context("billing_from_flat()"):
+        data = mapping("billing", billing)
+        result: dict[str, object] = {}
+        source: dict[str, str] = {}
+        allowed = frozenset(_BILLING_KEYS | _FLAT_BILLING_ALIASES.keys())
+        for key, value in data.items():
+            bare = key.removeprefix("billing_") if isinstance(key, str) else key
+            if not isinstance(key, str) or bare not in allowed:
+                raise InvalidArgumentError(
+                    f"unknown billing field {key!r}{did_you_mean(bare, allowed)}"
+                )
+            assert isinstance(bare, str)
+            target = _FLAT_BILLING_ALIASES.get(bare, bare)
+            if target in source:
+                raise InvalidArgumentError(
+                    f"{key!r} and {source[target]!r} both set billing {target!r}"
+                )
+            source[target] = key
+            if value is not None:
+                result[target] = value
+        if not result:
+            return {}
+        return _address("billing_address", result, billing=True)

@@ -17,14 +17,7 @@ from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any, Never, TypeAlias, TypeVar
 
-from .._batch import (
-    DEFAULT_CONCURRENCY,
-    BatchResult,
-    Progress,
-    check_concurrency,
-    invalid_items_error,
-    run_batch,
-)
+from .._batch import DEFAULT_CONCURRENCY, BatchResult, Progress, run_batch
 from .._config import Priority
 from .._decode import decoder_for
 from .._pagination import AsyncPaginator
@@ -32,10 +25,19 @@ from .._pipeline import Deadline, Pipeline, resolve_deadline
 from .._v2_validate import (
     billing_from_flat,
     build_order_update,
-    build_shipment,
-    validate_positive_id,
+    shipment_items,
+    shipment_options,
 )
-from .._validate import choice, int_range, optional_positive_id, unix_seconds
+from .._validate import (
+    choice,
+    int_range,
+    invalid_items,
+    non_empty_string,
+    optional_positive_id,
+    positive_id,
+    unix_seconds,
+)
+from .._validate import concurrency as check_concurrency
 from .._validate import priority as check_priority
 from ..errors import (
     APIConnectionError,
@@ -82,8 +84,6 @@ CONTENT_TYPE_JSON: Mapping[str, str] = {"Content-Type": "application/json"}
 
 #: The V2 maximum page size.
 V2_PAGE_SIZE = 250
-MAX_NOTES = 65_535
-MAX_TRACKING = 50
 
 
 #: ``sort=`` fields of ``GET /v2/orders`` (the spec's enum); ``:asc``/``:desc`` may follow.
@@ -236,7 +236,7 @@ class V2Orders:
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> V2Order:
         """``GET /orders/{order_id}``: the full V2 order."""
-        oid = validate_positive_id("order_id", order_id)
+        oid = positive_id("order_id", order_id)
         result: V2Order = await self._pipe.request(
             "v2",
             "GET",
@@ -479,7 +479,7 @@ class V2Orders:
         >>> await client.v2.orders.update(101, status_id=11, staff_notes="Packed")
         >>> await client.v2.orders.update(101, products=[{"id": 5, "quantity": 0}])
         """
-        oid = validate_positive_id("order_id", order_id)
+        oid = positive_id("order_id", order_id)
         given: dict[str, object] = {
             "status_id": status_id,
             "staff_notes": staff_notes,
@@ -538,7 +538,7 @@ class V2Orders:
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> builtins.list[V2OrderProduct]:
         """``GET /orders/{order_id}/products``: every product line (all pages)."""
-        oid = validate_positive_id("order_id", order_id)
+        oid = positive_id("order_id", order_id)
         # The spec declares Content-Type required on this GET (and only this one).
         return await self._list(
             f"/orders/{oid}/products", V2OrderProduct, priority, deadline,
@@ -549,7 +549,7 @@ class V2Orders:
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> builtins.list[V2ShippingAddress]:
         """``GET /orders/{order_id}/shipping_addresses``: every shipping address."""
-        oid = validate_positive_id("order_id", order_id)
+        oid = positive_id("order_id", order_id)
         return await self._list(
             f"/orders/{oid}/shipping_addresses", V2ShippingAddress, priority, deadline
         )
@@ -558,7 +558,7 @@ class V2Orders:
         self, order_id: int, *, priority: Priority | None = None, deadline: Deadline = None
     ) -> builtins.list[Shipment]:
         """``GET /orders/{order_id}/shipments``: every shipment (empty list on 204)."""
-        oid = validate_positive_id("order_id", order_id)
+        oid = positive_id("order_id", order_id)
         return await self._list(f"/orders/{oid}/shipments", Shipment, priority, deadline)
 
     async def create_shipment(
@@ -583,17 +583,18 @@ class V2Orders:
         POST, a failed attempt is retried only when it certainly did not reach the server
         or was refused with 429.
         """
-        oid = validate_positive_id("order_id", order_id)
-        # Validate the explicit arguments before any request (placeholder address/items).
-        build_shipment(
-            order_address_id=order_address_id if order_address_id is not None else 1,
-            items=items if items is not None else [{"order_product_id": 1, "quantity": 1}],
+        oid = positive_id("order_id", order_id)
+        # Everything given is checked before any request; what is not given is read first.
+        options = shipment_options(
             tracking_number=tracking_number,
             shipping_provider=shipping_provider,
             tracking_carrier=tracking_carrier,
             shipping_method=shipping_method,
             comments=comments,
         )
+        if order_address_id is not None:
+            order_address_id = positive_id("order_address_id", order_address_id)
+        lines = shipment_items(items) if items is not None else None
         prio = _prio(priority)
         until = resolve_deadline(deadline)
         if order_address_id is None:
@@ -603,7 +604,7 @@ class V2Orders:
                     f"create_shipment(): order {oid} has no shipping address to ship to"
                 )
             order_address_id = int(addresses[0].id)
-        if items is None:
+        if lines is None:
             products = await self.products(oid, priority=prio, deadline=until)
             left = unshipped_items(products, order_address_id)
             if not left:
@@ -611,16 +612,8 @@ class V2Orders:
                     f"create_shipment(): nothing left to ship on order {oid} "
                     f"(address {order_address_id})"
                 )
-            items = list(left)
-        body = build_shipment(
-            order_address_id=order_address_id,
-            items=items,
-            tracking_number=tracking_number,
-            shipping_provider=shipping_provider,
-            tracking_carrier=tracking_carrier,
-            shipping_method=shipping_method,
-            comments=comments,
-        )
+            lines = shipment_items(left)
+        body = {"order_address_id": order_address_id, "items": lines, **options}
         result: Shipment = await self._pipe.request(
             "v2",
             "POST",
@@ -738,7 +731,7 @@ class V2Orders:
             except InvalidArgumentError as err:
                 problems.append(f"{oid!r}: {err.message}")
         if problems:
-            raise invalid_items_error("updates", problems)
+            raise invalid_items("updates", problems)
         return await run_batch(
             list(updates),
             lambda oid: self.apply_update(oid, priority=prio, deadline=until, **updates[oid]),
@@ -854,7 +847,7 @@ def build_apply_update(
     tracking_carrier: object = None,
 ) -> tuple[int, dict[str, Any]]:
     """Validate :meth:`V2Orders.apply_update`'s arguments; return the order id and PUT body."""
-    oid = validate_positive_id("order_id", order_id)
+    oid = positive_id("order_id", order_id)
     fields: dict[str, object] = {}
     if status_id is not None:
         fields["status_id"] = status_id
@@ -874,18 +867,13 @@ def build_apply_update(
             "shipment it creates)"
         )
     if tracking_number is not None:
-        # Validate the shipment fields now, before any request.
-        build_shipment(
-            order_address_id=1,
-            items=[{"order_product_id": 1, "quantity": 1}],
+        # The fields of the shipment it may create, checked before any request.
+        shipment_options(
             tracking_number=tracking_number,
             shipping_provider=shipping_provider,
             tracking_carrier=tracking_carrier,
-            shipping_method=None,
-            comments=None,
         )
-        if not isinstance(tracking_number, str) or not tracking_number.strip():
-            raise InvalidArgumentError("tracking_number must be a non-empty str")
+        non_empty_string("tracking_number", tracking_number)
     if not fields and tracking_number is None:
         raise InvalidArgumentError(
             "apply_update(): nothing to update (give status_id, staff_notes, "

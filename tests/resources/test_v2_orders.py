@@ -1,7 +1,10 @@
 """client.v2.orders against aioresponses: every method's URL, query, headers and exact body;
 the V2 error list in raised errors; bad input refused with no request sent; 204s and
 multi-page lists; create_shipment's defaults; apply_update's order of requests, idempotent
-reruns and ambiguous POST failures; apply_update_many's per-item results."""
+reruns and ambiguous POST failures; apply_update_many's per-item results; typed update
+keywords, priority and deadline on every call; the orders list, page and count.
+
+(The one V2 endpoint test file: tests/resources/test_v2_endpoints.py was merged into it.)"""
 
 from __future__ import annotations
 
@@ -226,17 +229,23 @@ async def test_update_sends_exact_body_and_headers(client: B2BClient) -> None:
 
 
 async def test_update_products_and_billing_address_body(client: B2BClient) -> None:
+    """Add (no id), partial update (id) and remove (quantity 0) in one body, with a cost
+    override pair (sent as exact decimal strings)."""
     with aioresponses() as m:
         m.put(u("/orders/101"), payload=ORDER)
         await client.v2.orders.update(
             101,
-            products=[{"product_id": 77, "quantity": 2}, {"id": 5, "quantity": 0}],
+            products=[{"product_id": 77, "quantity": 2}, {"id": 4, "quantity": 3},
+                      {"id": 5, "quantity": 0}],
             billing_address={"street_1": "1 Main St", "zip": "78701"},
+            subtotal_ex_tax="90.00", subtotal_inc_tax=99,
         )
         _, _, kwargs = only_request(m)
     assert body_of(kwargs) == {
-        "products": [{"product_id": 77, "quantity": 2}, {"id": 5, "quantity": 0}],
+        "products": [{"product_id": 77, "quantity": 2}, {"id": 4, "quantity": 3},
+                     {"id": 5, "quantity": 0}],
         "billing_address": {"street_1": "1 Main St", "zip": "78701"},
+        "subtotal_ex_tax": "90.00", "subtotal_inc_tax": "99",
     }
 
 
@@ -492,7 +501,7 @@ async def test_create_shipment_no_address_sends_no_post(client: B2BClient) -> No
         ({"items": [{"order_product_id": 1, "quantity": 0}]}, "quantity"),
         ({"items": [{"order_product_id": 0, "quantity": 1}]}, "order_product_id"),
         ({"items": [{"order_product_id": 1, "quantity": 1},
-                    {"order_product_id": 1, "quantity": 2}]}, "appears twice"),
+                    {"order_product_id": 1, "quantity": 2}]}, "given twice"),
         ({"items": [{"product_id": 1, "quantity": 1}]}, "product_id"),
         ({"comments": "x" * 65_536}, "comments"),
     ],
@@ -884,12 +893,21 @@ async def test_apply_update_many_runs_tracking_updates_too(client: B2BClient) ->
     assert result.succeeded[102].fields_updated == ["staff_notes"]
 
 
-@pytest.mark.parametrize("bad", [0, 257, True, "8"])
+@pytest.mark.parametrize("bad", [0, 65, 256, True, "8"])
 async def test_apply_update_many_bad_concurrency(client: B2BClient, bad: Any) -> None:
+    """1..64, the one concurrency range of batches, lists and exports (256 was allowed)."""
     with aioresponses() as m:
         with pytest.raises(InvalidArgumentError, match="concurrency"):
             await client.v2.orders.apply_update_many({1: {"status_id": 2}}, concurrency=bad)
         assert not m.requests
+
+
+async def test_apply_update_many_top_concurrency(client: B2BClient) -> None:
+    with aioresponses() as m:
+        m.put(u("/orders/101"), payload=SHIPPED_ORDER)
+        result = await client.v2.orders.apply_update_many({101: {"status_id": 2}},
+                                                          concurrency=64)
+    assert result.ok
 
 
 async def test_apply_update_many_counts_more_than_20_bad_items(client: B2BClient) -> None:

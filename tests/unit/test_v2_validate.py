@@ -18,7 +18,8 @@ from bcb2b_async._v2_validate import (
     billing_from_flat,
     build_order_update,
     build_shipment,
-    validate_positive_id,
+    shipment_items,
+    shipment_options,
 )
 from bcb2b_async.errors import InvalidArgumentError
 from bcb2b_async.models.v2_orders import SHIPPING_PROVIDERS, OrderStatus
@@ -912,26 +913,6 @@ def test_shipment_items_accept_tuples() -> None:
     assert body["items"] == [{"order_product_id": 1, "quantity": 3}]
 
 
-# --- validate_positive_id ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", [1, 12345, 2**40])
-def test_positive_id_accepts(value: int) -> None:
-    assert validate_positive_id("order_id", value) == value
-
-
-def test_positive_id_strips_int_subclass() -> None:
-    result = validate_positive_id("status", OrderStatus.PENDING)
-    assert result == 1
-    assert type(result) is int
-
-
-@pytest.mark.parametrize("value", [0, -1, True, False, "12345", 1.0, None, Decimal(3)])
-def test_positive_id_rejects(value: object) -> None:
-    with pytest.raises(InvalidArgumentError, match="order_id"):
-        validate_positive_id("order_id", value)
-
-
 # --- billing_from_flat -------------------------------------------------------------------------
 
 
@@ -1013,3 +994,46 @@ def test_non_ascii_digits_rejected() -> None:
 def test_short_zip_only_refused_for_billing() -> None:
     body = build_order_update({"shipping_addresses": [{"id": 1, "zip": "1"}]})
     assert body == {"shipping_addresses": [{"id": 1, "zip": "1"}]}
+
+
+# --- shipment parts: checked on their own, no placeholder arguments (issue 15) -----------------
+
+
+def test_shipment_options_alone() -> None:
+    assert shipment_options() == {}
+    assert shipment_options(tracking_number="1Z", shipping_provider="ups",
+                            merchant_shipping_cost=Decimal("1.50")) == {
+        "tracking_number": "1Z", "shipping_provider": "ups", "merchant_shipping_cost": "1.50"}
+    with pytest.raises(InvalidArgumentError, match=r"^create_shipment\(\): tracking_number"):
+        shipment_options(tracking_number="x" * 51)
+    with pytest.raises(InvalidArgumentError, match="shipping_provider"):
+        shipment_options(shipping_provider="dhl")
+
+
+def test_shipment_items_alone() -> None:
+    items = [{"order_product_id": 5, "quantity": 2}]
+    out = shipment_items(items)
+    assert out == items and out[0] is not items[0]  # fresh dicts
+    with pytest.raises(InvalidArgumentError,
+                       match=r"^create_shipment\(\): items\[1\]\.order_product_id 5 is given "
+                             r"twice; add the quantities$"):
+        shipment_items([*items, {"order_product_id": 5, "quantity": 1}])
+    with pytest.raises(InvalidArgumentError, match="at least one"):
+        shipment_items([])
+
+
+def test_build_shipment_is_address_plus_items_plus_options() -> None:
+    body = _shipment(comments="c")
+    assert body == {
+        "order_address_id": 131,
+        "items": shipment_items([{"order_product_id": 194, "quantity": 1}]),
+        **shipment_options(tracking_number="EJ958083578US", shipping_provider="usps",
+                           comments="c"),
+    }
+
+
+def test_errors_name_the_call_once() -> None:
+    """The ``update():`` prefix is added once, however deep the failing check."""
+    message = reject({"products": [{"id": 1, "product_options": [{"id": 0}]}]},
+                     "products[0].product_options[0].id")
+    assert message.count("update():") == 1 and message.startswith("update(): ")

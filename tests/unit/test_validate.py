@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,17 +15,30 @@ from aioresponses import aioresponses
 
 from bcb2b_async import B2BClient, ExtraField, InvalidArgumentError
 from bcb2b_async._validate import (
+    MAX_CONCURRENCY,
     MAX_ID,
+    batch_ids,
+    boolean,
     channel_ids,
+    check_keys,
     choice,
+    concurrency,
+    did_you_mean,
     extra_fields,
     int_range,
+    invalid_items,
+    mapping,
+    non_empty_string,
     optional_positive_id,
     po_number,
     positive_id,
     priority,
+    sequence,
+    string,
+    unique,
     unix_seconds,
 )
+from bcb2b_async.models.v2_orders import OrderStatus
 from bcb2b_async.resources.b2b_orders import OrderQuery, build_update_body
 
 
@@ -44,6 +58,19 @@ def test_positive_id_accepts(value: int) -> None:
 def test_positive_id_refuses(value: Any) -> None:
     with raises("bc_order_id"):
         positive_id("bc_order_id", value)
+
+
+def test_positive_id_returns_a_plain_int() -> None:
+    """An IntEnum is an int subclass: accepted, and handed on as a plain int."""
+    result = positive_id("status", OrderStatus.PENDING)
+    assert result == 1 and type(result) is int
+
+
+@pytest.mark.parametrize("value", ["12345", Decimal(3), 1.0])
+def test_positive_id_message_shows_the_value(value: Any) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        positive_id("order_id", value)
+    assert f"got {type(value).__name__} {value!r}" in str(info.value)
 
 
 def test_optional_positive_id() -> None:
@@ -278,3 +305,80 @@ def test_client_config_refused(kwargs: dict[str, Any]) -> None:
     assert "tok-SECRET-1234" not in str(info.value)
     name = next(iter(kwargs))
     assert name in str(info.value)
+
+
+# -- the generic checks every resource shares (issue 15) --------------------------------------
+def test_concurrency_is_one_range_everywhere() -> None:
+    """1..64 for batches, lists and exports alike (batches used to allow 256)."""
+    assert MAX_CONCURRENCY == 64
+    assert concurrency(1) == 1 and concurrency(64) == 64
+    for bad in (0, 65, 256, -1, True, 4.0, "8", None):
+        with raises("concurrency"):
+            concurrency(bad)
+
+
+def test_strings_booleans_mappings_sequences() -> None:
+    assert string("note", "x" * 5, 5) == "xxxxx"
+    with raises("note is 6 characters long, the limit is 5"):
+        string("note", "x" * 6, 5)
+    with raises("note must be a string, got int"):
+        string("note", 5)
+    assert non_empty_string("name", " a ") == " a "
+    for blank in ("", "   ", "\t"):
+        with raises("name must not be empty"):
+            non_empty_string("name", blank)
+    assert boolean("flag", False) is False
+    for bad in (0, 1, "true", None):
+        with raises("flag must be true or false"):
+            boolean("flag", bad)
+    assert mapping("m", {"a": 1}) == {"a": 1}
+    with raises("m must be a mapping"):
+        mapping("m", [("a", 1)])
+    assert sequence("s", (1, 2)) == (1, 2)
+    for bad in ("ab", b"ab", {"a": 1}, {1, 2}, None):
+        with raises("s must be a list"):
+            sequence("s", bad)
+
+
+def test_did_you_mean_and_check_keys() -> None:
+    assert did_you_mean("stauts_id", ["status_id", "staff_notes"]) == (
+        " (did you mean 'status_id'?)")
+    assert did_you_mean("zzz", ["status_id"]) == ""
+    assert did_you_mean(5, ["status_id"]) == ""
+    check_keys("x.", {"a": 1}, ["a", "b"])
+    with raises("unknown field x.'c'"):
+        check_keys("x.", {"a": 1, "c": 2}, ["a", "b"])
+    with raises("(did you mean 'quantity'?)"):
+        check_keys("", {"quantty": 1}, ["quantity"])
+    with raises("unknown field '1'"):
+        check_keys("", {1: 1}, ["quantity"])
+
+
+def test_unique() -> None:
+    seen: set[int] = set()
+    assert unique(seen, "items[0].id", 3) == 3
+    assert unique(seen, "items[1].id", 4) == 4
+    with raises("items[2].id 3 is given twice; add them"):
+        unique(seen, "items[2].id", 3, hint="; add them")
+
+
+def test_batch_ids_report_every_bad_and_repeated_id() -> None:
+    assert batch_ids("ids", iter([3, 1, 2])) == [3, 1, 2]
+    with pytest.raises(InvalidArgumentError) as info:
+        batch_ids("ids", [1, 0, "2", 1, 5])
+    message = str(info.value)
+    assert message.startswith("ids: 3 invalid item(s)")
+    assert "0: " in message and "'2': " in message and "1: duplicate id" in message
+    for bad in ("123", b"1", {1: 2}, 5, None):
+        with raises("ids must be an iterable"):
+            batch_ids("ids", bad)
+    # A custom check replaces the positive-id one.
+    assert batch_ids("codes", ["a", "b"], lambda v: string("code", v)) == ["a", "b"]
+
+
+def test_invalid_items_spells_out_20_and_counts_the_rest() -> None:
+    err = invalid_items("updates", [f"{i}: bad" for i in range(25)])
+    assert isinstance(err, InvalidArgumentError)
+    text = str(err)
+    assert text.startswith("updates: 25 invalid item(s): 0: bad; 1: bad")
+    assert "19: bad" in text and "20: bad" not in text and text.endswith("(+5 more)")
