@@ -5,9 +5,10 @@ in the ``fetch(index)`` callable a resource hands in. Once the first page has re
 total, up to ``concurrency`` later pages are requested at once (each through the limiter)
 and yielded strictly in order; memory holds at most that window of pages.
 
-A page that fails (a 403, a 5xx after its retries) ends the walk with that typed error once
-the pages before it have been yielded; the prefetched pages are cancelled and awaited, so no
-task outlives the walk, whether it fails, is closed early or is cancelled.
+A page that fails (a 403, a 5xx after its retries) ends the walk with that typed error as
+soon as it fails, even while earlier pages are still in flight; the prefetched pages are
+cancelled and awaited, so no task outlives the walk, whether it fails, is closed early or
+is cancelled.
 """
 
 from __future__ import annotations
@@ -151,10 +152,18 @@ class AsyncPaginator(Generic[T]):
                     next_index += 1
                 if not pending:
                     return
-                # Awaited while still in ``pending``: if this fails or the walk is
-                # cancelled here, the ``finally`` below still cancels and awaits it.
-                page = await pending[0]
-                pending.popleft()
+                # Wait for the head page, but fail as soon as any prefetched page fails:
+                # a 403 on page 5 is not held back while page 4 is still retrying. Tasks
+                # stay in ``pending`` until taken, so the ``finally`` below still cancels
+                # and awaits them whatever happens here.
+                while not pending[0].done():
+                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    for task in pending:
+                        error = task.exception() if task.done() and not task.cancelled() \
+                            else None
+                        if error is not None:
+                            raise error
+                page = pending.popleft().result()
                 self._check_drift(total, page)
                 yield page
                 if is_last_page(offset=page.offset, count=len(page.items), limit=size,

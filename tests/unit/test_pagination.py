@@ -155,8 +155,11 @@ async def test_a_failing_page_ends_the_walk_with_its_error(fail_at: int, concurr
         async with asyncio.timeout(5):
             async for i in p:
                 seen.append(i)
-    # Every page before the failing one, in order, and nothing after it.
-    assert seen == list(range(fail_at * 100))
+    # Whole pages before the failing one, in order, and nothing after it.
+    assert seen == list(range(len(seen))) and len(seen) % 100 == 0
+    assert len(seen) <= fail_at * 100
+    if concurrency == 1:
+        assert len(seen) == fail_at * 100
     await asyncio.sleep(0)
     assert other_tasks() == before
     assert src.in_flight == 0
@@ -173,4 +176,28 @@ async def test_breaking_out_of_items_closes_the_prefetch() -> None:
             break
     await it.aclose()  # type: ignore[attr-defined]
     assert src.in_flight == 0
+    assert other_tasks() == before
+
+
+class SlowHeadSource(FailingSource):
+    """Page 1 takes 5 s (a page in a long retry); page 3 fails at once."""
+
+    async def fetch(self, index: int) -> Page[int]:
+        if index == 1:
+            await asyncio.sleep(5)
+        return await super().fetch(index)
+
+
+@pytest.mark.timeout(10)
+async def test_a_later_page_failing_is_not_held_back_by_a_slow_earlier_page() -> None:
+    src = SlowHeadSource(5000, 100, fail_at=3)
+    p = AsyncPaginator(src.fetch, page_size=100, concurrency=4)
+    before = other_tasks()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(PermissionDeniedError):
+        async for _ in p:
+            pass
+    assert loop.time() - started < 4  # the 403, not after the 5 s page
+    await asyncio.sleep(0)
     assert other_tasks() == before
