@@ -12,7 +12,7 @@ import asyncio
 import statistics
 import time
 
-from bcb2b_async import RateLimit, V2Order
+from bcb2b_async import Limiter, RateLimit, V2Order
 from bcb2b_async.export import export_orders
 from bcb2b_async.testing import RateWindow, SandboxStore
 from bcb2b_async.webhooks import B2BFields, handle_order_created
@@ -33,12 +33,14 @@ async def scenario(make_client: ClientFactory, *, priorities: bool) -> dict[str,
     async with SandboxStore(orders=3000, b2b_rate=RateWindow(15, 6.0),
                             v2_rate=RateWindow(30, 6.0)) as store:
         reserve = 0.1 if priorities else 0.0
+        # Priorities off: one FIFO per limiter, the comparison the test is about.
         client = make_client(
             store,
-            b2b_rate_limit=RateLimit(15, 6.0, reserve=reserve, margin=0.2),
-            v2_rate_limit=RateLimit(30, 6.0, reserve=reserve, margin=0.2),
+            b2b_limiter=Limiter(RateLimit(15, 6.0, reserve=reserve, margin=0.2), name="b2b",
+                                priorities=priorities),
+            v2_limiter=Limiter(RateLimit(30, 6.0, reserve=reserve, margin=0.2), name="v2",
+                               priorities=priorities),
         )
-        client.set_priorities_enabled(priorities)
         exported: list[int] = []
         expected = store.order_ids(channel_ids=CHANNELS)
 

@@ -12,6 +12,8 @@ import asyncio
 import json
 import logging
 import math
+import os
+import subprocess
 import sys
 import time
 from bisect import bisect_left
@@ -22,6 +24,8 @@ from typing import Any
 import pytest
 
 from bcb2b_async import DeadlineExceededError, RateLimit
+from bcb2b_async._config import Priority
+from bcb2b_async.errors import ServerWaitTooLongError
 from bcb2b_async.redis_limiter import (
     LimiterUnavailableError,
     RedisBackend,
@@ -38,8 +42,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 CHANNELS = [1, 2, 3]
-#: Client-side window margin of the fleet tests (see test_four_processes_share_one_store_quota).
-MARGIN = 0.1
 
 
 @pytest.fixture
@@ -47,6 +49,24 @@ def redis_server() -> Iterator[RedisServer]:
     """A fresh, empty redis-server on 127.0.0.1 for one test."""
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture
+def cpu_load() -> Iterator[int]:
+    """One busy-loop process per core for the test's duration (killed after): the event
+    loops of the workers, the store and Redis all run late, as on a loaded host."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                         stdin=subprocess.DEVNULL)
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        yield len(procs)
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait(timeout=10)
 
 
 def max_in_window(times: Sequence[float], window: float) -> int:
@@ -68,6 +88,30 @@ async def close_all(lims: Sequence[RedisLimiter]) -> None:
         await lim.aclose()
 
 
+async def take(lim: RedisLimiter, priority: Priority = "bulk", **kwargs: Any) -> SharedPermit:
+    """Acquire a slot for an instantaneous request (granted and completed at once)."""
+    permit = await lim.acquire(priority, **kwargs)
+    assert isinstance(permit, SharedPermit)
+    lim.observe(permit, None, None)
+    return permit
+
+
+async def occupied(lim: RedisLimiter) -> int:
+    """Slots taken in Redis: requests in flight plus those completed within the window."""
+    return int(await lim._redis.zcard(lim.keys.window)) + int(
+        await lim._redis.zcard(lim.keys.inflight)
+    )
+
+
+async def settle(lim: RedisLimiter) -> None:
+    """Wait until the completions this limiter queued are written to Redis."""
+    for _ in range(100):
+        if not lim._pending and (lim._flusher is None or lim._flusher.done()):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("completions were not written")
+
+
 # -- semantics across connections -------------------------------------------------------
 
 
@@ -76,9 +120,7 @@ async def test_concurrent_acquirers_never_exceed_the_quota(redis_server: RedisSe
     lims = limiters(redis_server, rate, 3)
     try:
         async def grab(i: int) -> SharedPermit:
-            permit = await lims[i % 3].acquire("interactive" if i % 7 == 0 else "bulk")
-            assert isinstance(permit, SharedPermit)
-            return permit
+            return await take(lims[i % 3], "interactive" if i % 7 == 0 else "bulk")
 
         started = time.monotonic()
         permits = await asyncio.wait_for(asyncio.gather(*(grab(i) for i in range(60))), 20)
@@ -91,8 +133,57 @@ async def test_concurrent_acquirers_never_exceed_the_quota(redis_server: RedisSe
     # Local clocks agree (one host): the same bound holds on the acquirers' side.
     assert max_in_window([p.granted_at for p in permits], rate.seconds) <= rate.requests
     assert len({p.seq for p in permits}) == 60  # one store-wide grant counter
-    # 60 grants: a first burst of 10, then 10 per window.
-    assert 5 * window - 0.05 <= elapsed <= 5 * window + 1.0
+    # 60 grants: a first burst of 10, then 10 per window (plus the time each completion
+    # takes to reach Redis).
+    assert 5 * window - 0.05 <= elapsed <= 5 * window + 1.5
+
+
+async def test_a_slot_is_held_until_one_window_after_its_response(
+    redis_server: RedisServer,
+) -> None:
+    """The defect of the grant-only limiter: a request granted at t and answered at
+    t + 0.4 s may reach the server at t + 0.4 s, so its slot must stay taken until
+    t + 0.4 s + window, for every worker, not until t + window."""
+    rate = RateLimit(4, 0.5)
+    a, b = limiters(redis_server, rate, 2)
+    try:
+        permits = [await a.acquire("bulk") for _ in range(rate.requests)]
+        assert await occupied(a) == 4
+        waiter = asyncio.create_task(b.acquire("bulk"))
+        await asyncio.sleep(0.4)  # the requests are in flight; the window has no end yet
+        assert not waiter.done()
+        answered = time.monotonic()
+        for p in permits:
+            a.observe(p, None, None)
+        permit = await asyncio.wait_for(waiter, 5)
+        got = time.monotonic()
+        b.observe(permit, None, None)
+        assert got - answered >= rate.seconds - 0.01, "the slot came back before a window"
+        assert got - answered <= rate.seconds + 1.0
+        await settle(a)
+        await settle(b)
+        # Completed requests leave the window one window after their response.
+        assert await a._redis.zcard(a.keys.inflight) == 0
+    finally:
+        await close_all([a, b])
+
+
+async def test_a_dead_workers_grants_are_released_after_their_lease(
+    redis_server: RedisServer,
+) -> None:
+    rate = RateLimit(3, 0.3)
+    dead, alive = limiters(redis_server, rate, 2, lease=0.6)
+    try:
+        for _ in range(rate.requests):
+            await dead.acquire("bulk")  # never observed: the worker "dies"
+        started = time.monotonic()
+        permit = await asyncio.wait_for(take(alive), 10)
+        waited = time.monotonic() - started
+        # Released at the lease's end, then held one more window: 0.6 + 0.3 s.
+        assert 0.8 <= waited <= 2.5, waited
+        assert permit.waited == pytest.approx(waited, abs=0.05)
+    finally:
+        await close_all([dead, alive])
 
 
 async def test_interactive_waiter_is_served_before_bulk_of_other_workers(
@@ -102,17 +193,17 @@ async def test_interactive_waiter_is_served_before_bulk_of_other_workers(
     bulk_side, urgent_side = limiters(redis_server, rate, 2)
     try:
         for _ in range(5):  # fill the window, 40 ms apart: slots come back one at a time
-            await bulk_side.acquire("bulk")
+            await take(bulk_side, "bulk")
             await asyncio.sleep(0.04)
         order: list[str] = []
 
-        async def take(lim: RedisLimiter, priority: Any, label: str) -> None:
-            await lim.acquire(priority)
+        async def grab(lim: RedisLimiter, priority: Priority, label: str) -> None:
+            await take(lim, priority)
             order.append(label)
 
-        bulk = [asyncio.create_task(take(bulk_side, "bulk", f"bulk{i}")) for i in range(5)]
+        bulk = [asyncio.create_task(grab(bulk_side, "bulk", f"bulk{i}")) for i in range(5)]
         await asyncio.sleep(0.05)  # the bulk head is asleep until the window frees a slot
-        urgent = asyncio.create_task(take(urgent_side, "interactive", "interactive"))
+        urgent = asyncio.create_task(grab(urgent_side, "interactive", "interactive"))
         await asyncio.wait_for(asyncio.gather(urgent, *bulk), 10)
     finally:
         await close_all([bulk_side, urgent_side])
@@ -128,20 +219,24 @@ async def test_bulk_leaves_the_reserve_and_deadlines_fail_fast(
     a, b = limiters(redis_server, rate, 2)
     try:
         for _ in range(8):
-            await a.acquire("bulk", time.monotonic() + 0.5)
+            await take(a, "bulk", deadline=time.monotonic() + 0.5)
         started = time.monotonic()
         with pytest.raises(DeadlineExceededError, match="deadline"):
-            await b.acquire("bulk", time.monotonic() + 0.3)
+            await take(b, "bulk", deadline=time.monotonic() + 0.3)
         assert time.monotonic() - started < 0.2, "a hopeless deadline must fail at once"
         for _ in range(2):  # the reserve is there for interactive calls
-            await b.acquire("interactive", time.monotonic() + 0.2)
+            await take(b, "interactive", deadline=time.monotonic() + 0.2)
         with pytest.raises(DeadlineExceededError):
-            await a.acquire("interactive", time.monotonic() + 0.3)
-        used = await a._redis.zcard(a.keys.window)
-        assert used == 10, "refused acquisitions must not be counted"
+            await take(a, "interactive", deadline=time.monotonic() + 0.3)
+        await settle(a)
+        await settle(b)
+        assert await occupied(a) == 10, "refused acquisitions must not be counted"
         # A deadline that can be met is met.
-        permit = await b.acquire("interactive", time.monotonic() + 2.0)
+        permit = await take(b, "interactive", deadline=time.monotonic() + 2.0)
         assert permit.waited > 0.5
+        # A deadline already past fails without asking Redis.
+        with pytest.raises(DeadlineExceededError, match="passed"):
+            await b.acquire("interactive", time.monotonic() - 0.1)
     finally:
         await close_all([a, b])
 
@@ -168,6 +263,60 @@ async def test_one_workers_observation_slows_every_worker(redis_server: RedisSer
         assert time.monotonic() - started < 0.1
     finally:
         await close_all([a, b])
+
+
+async def test_a_long_server_hint_is_capped_and_refused_with_max_wait(
+    redis_server: RedisServer,
+) -> None:
+    rate = RateLimit(100, 0.4)  # a hint is believed for 3 windows: 1.2 s
+    a, b = limiters(redis_server, rate, 2)
+    try:
+        permit = await a.acquire("bulk")
+        a.observe(permit, {"X-Requests-Remaining": "0 times",
+                           "X-Request-Window-Resets-After": "3600 s",
+                           "X-Requests-Allocated": "100 times/60 s"}, 200)
+        await settle(a)
+        started = time.monotonic()
+        with pytest.raises(ServerWaitTooLongError, match="max_wait") as info:
+            await b.acquire("bulk", max_wait=0.5)
+        assert time.monotonic() - started < 0.3, "refused at once, not after sleeping"
+        assert info.value.requested > 3500  # what the server asked for
+        assert info.value.allowed == 0.5
+        # A waiter queued behind one that sleeps through the block refuses too.
+        head = asyncio.create_task(take(b, "bulk"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ServerWaitTooLongError):
+            await asyncio.wait_for(b.acquire("bulk", max_wait=0.5), 0.3)
+        # Without max_wait the hint is believed for three windows only, not an hour.
+        await asyncio.wait_for(head, 5)
+        assert 0.9 <= time.monotonic() - started <= 2.5
+        # A wait within max_wait is waited.
+        await take(b, "bulk", max_wait=0.5)
+    finally:
+        await close_all([a, b])
+
+
+async def test_priorities_off_serves_in_arrival_order(redis_server: RedisServer) -> None:
+    rate = RateLimit(2, 0.3)
+    (lim,) = limiters(redis_server, rate, 1, priorities=False)
+    try:
+        assert not lim.priorities_enabled
+        await take(lim)
+        await take(lim)
+        order: list[str] = []
+
+        async def grab(priority: Priority, label: str) -> None:
+            await take(lim, priority)
+            order.append(label)
+
+        bulk = [asyncio.create_task(grab("bulk", f"bulk{i}")) for i in range(2)]
+        await asyncio.sleep(0.02)
+        urgent = asyncio.create_task(grab("interactive", "interactive"))
+        await asyncio.wait_for(asyncio.gather(urgent, *bulk), 10)
+        assert order == ["bulk0", "bulk1", "interactive"]
+        assert lim.grants == 5 and lim.waits >= 3 and lim.total_wait > 0.3
+    finally:
+        await lim.aclose()
 
 
 # -- Redis faults -----------------------------------------------------------------------
@@ -202,17 +351,27 @@ async def test_redis_killed_mid_run_falls_back_then_switches_back(
     caplog.set_level(logging.INFO, logger="bcb2b_async")
     # A long window, so the outage's grants are still in it when they are copied back.
     rate = RateLimit(20, 5.0)
+    # The fallback's own quota is small, to see that it starts out knowing the requests
+    # of the last window and those in flight.
     lim = RedisLimiter(redis_server.url, rate, store_hash="store1", api="b2b",
-                       retry_interval=0.3)
+                       retry_interval=0.3, fallback_rate=RateLimit(5, 5.0))
     try:
-        for _ in range(3):
-            assert isinstance(await lim.acquire(), SharedPermit)
+        await take(lim)
+        await take(lim)
+        long_request = await lim.acquire()  # still in flight when Redis dies
+        await settle(lim)
         redis_server.kill()
         started = time.monotonic()
-        local = [await asyncio.wait_for(lim.acquire(), 5) for _ in range(5)]
+        local = [await asyncio.wait_for(lim.acquire(), 5) for _ in range(2)]
         assert time.monotonic() - started < 2.0, "an outage must not stall acquisitions"
         assert not any(isinstance(p, SharedPermit) for p in local)
         assert not lim.shared
+        # 2 completed + 1 in flight + 2 local = the fallback's 5: the next one must wait.
+        with pytest.raises(DeadlineExceededError):
+            await lim.acquire("bulk", time.monotonic() + 0.3)
+        lim.observe(long_request, None, None)  # completes during the outage
+        lim.observe(local[0], {"X-Requests-Remaining": "10 times",
+                               "X-Request-Window-Resets-After": "4 s"}, 200)
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1, "one WARNING per outage"
         assert "unreachable" in warnings[0].getMessage()
@@ -224,9 +383,15 @@ async def test_redis_killed_mid_run_falls_back_then_switches_back(
                 break
             await asyncio.sleep(0.1)
         assert lim.shared, "the limiter should switch back to Redis"
-        # The grants made during the outage were copied into the new Redis window.
-        assert await lim._redis.zcard(lim.keys.window) == 5
-        assert isinstance(await lim.acquire(), SharedPermit)
+        # The new (empty) Redis learnt the requests that completed during the outage and
+        # the one still in flight.
+        assert await lim._redis.zcard(lim.keys.window) == 2
+        assert await lim._redis.zcard(lim.keys.inflight) == 1
+        lim.observe(local[1], None, None)
+        await settle(lim)
+        assert await lim._redis.zcard(lim.keys.window) == 3
+        assert await lim._redis.zcard(lim.keys.inflight) == 0
+        assert isinstance(await take(lim), SharedPermit)
         assert any("is back" in r.getMessage() for r in caplog.records)
     finally:
         await lim.aclose()
@@ -370,7 +535,7 @@ async def run_fleet(
     tmp_path: Path,
     *,
     quota: int,
-    margin: float,
+    margin: float | None,
     retry_interval: float = 2.0,
     concurrency: int = 2,
     timeout: float = 60.0,
@@ -423,32 +588,60 @@ async def test_four_processes_share_one_store_quota(
     # 48 000 orders in 4 windows: ~270 list requests, ~9 s at 30 requests/s.
     sandbox = await Sandbox.start(tmp_path, orders=48_000, quota=quota, parts=4)
     try:
-        # Grants come in bursts (a sliding window refills as the previous burst leaves
-        # it) and the store, one process on a machine the four workers keep busy, admits
-        # a burst one request after the other: the last one is counted up to ~50 ms after
-        # its grant (8 requests in flight, a few ms each). The margin covers that lag, as
-        # it covers network jitter in production.
-        results = await run_fleet(sandbox, redis_server, tmp_path, quota=quota, margin=MARGIN)
+        # The store's exact quota, no margin beyond the default 2 ms of clock rounding:
+        # however late the store stamps a request, a slot is held until one window after
+        # the response.
+        results = await run_fleet(sandbox, redis_server, tmp_path, quota=quota, margin=None)
         assert_exact_union(sandbox, results)
         stats = await sandbox.ask("stats")
     finally:
         await sandbox.stop()
     sent, elapsed = stats["requests"], stats["elapsed"]
     per_second = sent / elapsed
-    # Perfect pacing under the margin: a burst of `quota` every 1 + MARGIN seconds.
-    ideal = (math.ceil(sent / quota) - 1) * (1.0 + MARGIN)
+    # Perfect pacing: a burst of `quota` every second.
+    ideal = math.ceil(sent / quota) - 1
     print(
         f"\n4 processes: {sent} requests in {elapsed:.2f} s = {per_second:.2f}/s "
-        f"({per_second / quota:.1%} of the quota; {ideal / elapsed:.1%} of perfect pacing "
-        f"with a {MARGIN} s margin), max in any 1 s window {stats['max_window']}, "
+        f"({per_second / quota:.1%} of the quota; {ideal / elapsed:.1%} of perfect pacing), "
+        f"max in any 1 s window {stats['max_window']}, "
         f"429s {stats['throttled']}, per worker {[r['stats']['requests'] for r in results]}"
     )
     assert stats["throttled"] == 0
     assert sum(r["stats"]["rate_limited"] for r in results) == 0
     assert stats["max_window"] <= quota
-    assert per_second >= 0.9 * quota
-    assert ideal / elapsed >= 0.9
+    # Each slot comes back one window after its response, so a round trip per window is
+    # the price (a few ms to ~0.1 s here, with four workers and the store on a busy host).
+    assert per_second >= 0.85 * quota
+    assert ideal / elapsed >= 0.8
     assert 6.0 <= elapsed <= 20.0
+
+
+@pytest.mark.timeout(120)
+async def test_four_processes_hold_the_quota_at_the_server_under_cpu_load(
+    redis_server: RedisServer, tmp_path: Path, cpu_load: int
+) -> None:
+    """The server-side guarantee, with no margin: the clients use the store's exact quota
+    (``RateLimit(10, 1.0)``, default 2 ms clock-rounding margin) while a busy loop per
+    core delays every send, and no interval of one second at the store ever holds more
+    than 10 arrivals. Holds because a grant occupies its slot in Redis until one window
+    after its response, wherever the request waits in between."""
+    quota = 10
+    sandbox = await Sandbox.start(tmp_path, orders=12_000, quota=quota, parts=4)
+    try:
+        results = await run_fleet(sandbox, redis_server, tmp_path, quota=quota, margin=None,
+                                  concurrency=2, timeout=100.0)
+        assert_exact_union(sandbox, results)
+        stats = await sandbox.ask("stats")
+    finally:
+        await sandbox.stop()
+    print(
+        f"\n4 processes under {cpu_load} busy loops: {stats['requests']} requests in "
+        f"{stats['elapsed']:.2f} s, max in any 1 s window {stats['max_window']} "
+        f"(quota {quota}), 429s {stats['throttled']}"
+    )
+    assert stats["max_window"] <= quota
+    assert stats["throttled"] == 0
+    assert sum(r["stats"]["rate_limited"] for r in results) == 0
 
 
 @pytest.mark.timeout(60)
@@ -460,7 +653,7 @@ async def test_fleet_survives_redis_killed_mid_export(
     fleet: asyncio.Task[list[dict[str, Any]]] | None = None
     try:
         fleet = asyncio.create_task(run_fleet(sandbox, redis_server, tmp_path, quota=quota,
-                                              margin=MARGIN, retry_interval=0.5))
+                                              margin=None, retry_interval=0.5))
         while (await sandbox.ask("count"))["count"] < 45 and not fleet.done():
             await asyncio.sleep(0.02)
         redis_server.kill()

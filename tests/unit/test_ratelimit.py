@@ -7,13 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bcb2b_async import DeadlineExceededError, Limiter, RateLimit, parse_rate_headers
-from bcb2b_async._ratelimit import Permit, SlidingWindow
+from bcb2b_async._ratelimit import (
+    _NUMBER,
+    LimiterBackend,
+    Permit,
+    SlidingWindow,
+    WaiterQueue,
+    _number,
+    supports_max_wait,
+)
+from bcb2b_async.errors import ServerWaitTooLongError
 
 
 class FakeClock:
@@ -360,3 +370,229 @@ def test_guarantee_holds_for_any_arrival_within_the_round_trip(
         others = [1 for g_j, c_j in spans if (g_j, c_j) != (g_i, _) and g_j <= g_i
                   and c_j > g_i - window]
         assert len(others) <= quota - 1
+
+
+# -- the waiter queue (one class for the in-process and the Redis limiter) ------------
+def test_waiter_queue_serves_interactive_first_or_in_arrival_order() -> None:
+    queue = WaiterQueue()
+    b0 = queue.join("bulk")
+    i0 = queue.join("interactive")
+    b1 = queue.join("bulk")
+    assert len(queue) == 3 and queue.count("bulk") == 2 and queue.count("interactive") == 1
+    assert queue.head() is i0 and queue.is_head(i0) and not queue.is_head(b0)
+    queue.priorities_enabled = False  # one FIFO: the oldest waiter of either priority
+    assert queue.head() is b0
+    queue.leave(b0)
+    assert queue.head() is i0
+    queue.priorities_enabled = True
+    queue.leave(i0)
+    assert queue.head() is b1 and b1.event.is_set(), "the new head is woken"
+    queue.leave(b1)
+    queue.leave(b1)  # twice: harmless
+    assert len(queue) == 0 and queue.head() is None
+
+
+async def test_waiter_queue_wait_returns_on_wake_or_after_the_delay() -> None:
+    queue = WaiterQueue()
+    w = queue.join("bulk")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await queue.wait(w, 0.05)
+    assert loop.time() - started >= 0.04
+    loop.call_later(0.01, queue.wake_heads)
+    await asyncio.wait_for(queue.wait(w, None), 2)
+    assert not w.event.is_set(), "the event is cleared for the next wait"
+
+
+async def test_priorities_off_serves_in_arrival_order() -> None:
+    lim = Limiter(RateLimit(2, 0.3, margin=0.0), priorities=False)
+    assert not lim.priorities_enabled
+    await take(lim, "bulk")
+    await take(lim, "bulk")
+    order: list[str] = []
+
+    async def grab(name: str, prio: str) -> None:
+        await take(lim, prio)
+        order.append(name)
+
+    bulk = [asyncio.create_task(grab(f"b{i}", "bulk")) for i in range(2)]
+    await asyncio.sleep(0.01)
+    urgent = asyncio.create_task(grab("urgent", "interactive"))
+    await asyncio.wait_for(asyncio.gather(*bulk, urgent), 3)
+    assert order == ["b0", "b1", "urgent"]
+    lim.priorities_enabled = True
+    assert lim.priorities_enabled
+
+
+# -- server hints: capped, and refused with max_wait ------------------------------------
+def _hour_long(remaining: int = 0) -> dict[str, str]:
+    return {"X-Requests-Remaining": f"{remaining} times",
+            "X-Request-Window-Resets-After": "3600 s",
+            "X-Requests-Allocated": "20 times/1 s"}
+
+
+async def test_a_server_hint_is_believed_for_three_windows_at_most() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(20, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    assert lim.hint_cap == 3.0
+    p = await lim.acquire()
+    lim.observe(p, _hour_long(), 200)
+    start = clock.now
+    await take(lim)
+    assert 3.0 <= clock.now - start <= 3.1, "one header must not stall calls for an hour"
+
+
+async def test_a_day_long_v2_hint_is_capped_too() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(150, 30.0, margin=0.0), clock=clock, sleep=clock.sleep,
+                  hint_cap=45.0)
+    p = await lim.acquire()
+    lim.observe(p, {"X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "86400000",
+                    "X-Rate-Limit-Requests-Quota": "150",
+                    "X-Rate-Limit-Time-Window-Ms": "30000"}, 429)
+    start = clock.now
+    await take(lim)
+    assert 45.0 <= clock.now - start <= 45.1
+
+
+async def test_max_wait_refuses_a_long_server_wait_at_once() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(20, 1.0, margin=0.0), clock=clock, sleep=clock.sleep,
+                  hint_cap=7200.0, name="b2b")
+    p = await lim.acquire()
+    lim.observe(p, _hour_long(), 200)
+    with pytest.raises(ServerWaitTooLongError, match=r"3600\.0 s") as info:
+        await lim.acquire("interactive", max_wait=30.0)
+    assert clock.sleeps == [], "refused without sleeping"
+    assert info.value.requested == pytest.approx(3600.0)
+    assert info.value.allowed == 30.0
+    assert "max_wait 30.0 s" in str(info.value) and "b2b" in str(info.value)
+    assert lim.waiting() == 0
+    # Capped below max_wait: the capped wait is waited, and the message names both.
+    lim = Limiter(RateLimit(20, 1.0, margin=0.0), clock=clock, sleep=clock.sleep,
+                  hint_cap=20.0, name="b2b")
+    lim.observe(await lim.acquire(), _hour_long(), 200)
+    with pytest.raises(ServerWaitTooLongError, match=r"believed for 20\.0 s"):
+        await lim.acquire(max_wait=10.0)
+    start = clock.now
+    await take(lim, max_wait=25.0)
+    assert 20.0 <= clock.now - start <= 20.1
+
+
+async def test_max_wait_refuses_for_queued_waiters_too() -> None:
+    lim = Limiter(RateLimit(20, 0.5, margin=0.0), name="b2b", hint_cap=0.4)
+    p = await lim.acquire()
+    lim.observe(p, _hour_long(), 200)
+    head = asyncio.create_task(take(lim))  # sleeps through the (capped) block
+    await asyncio.sleep(0.01)
+    assert lim.waiting() == 1
+    with pytest.raises(ServerWaitTooLongError):
+        await asyncio.wait_for(lim.acquire(max_wait=0.1), 0.05)
+    await asyncio.wait_for(head, 2)
+
+
+async def test_max_wait_does_not_apply_to_the_limiters_own_pacing() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(2, 10.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    await take(lim)
+    await take(lim)
+    start = clock.now
+    await take(lim, max_wait=1.0)  # the window, not the server: waited
+    assert clock.now - start == pytest.approx(10.0, abs=0.01)
+
+
+async def test_a_deadline_that_has_passed_or_passes_while_queued() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(5, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    with pytest.raises(DeadlineExceededError, match="passed"):
+        await lim.acquire(deadline=clock.now - 0.5)
+    real = Limiter(RateLimit(1, 5.0, margin=0.0))
+    blocker = await real.acquire()  # in flight: only its completion frees the slot
+    loop_deadline = time.monotonic() + 0.05
+    head = asyncio.create_task(real.acquire(deadline=loop_deadline))
+    queued = asyncio.create_task(real.acquire(deadline=loop_deadline))
+    for task in (head, queued):
+        with pytest.raises(DeadlineExceededError):
+            await asyncio.wait_for(task, 2)
+    assert real.waiting() == 0
+    real.observe(blocker, None)
+    assert lim.grants == 0 and real.grants == 1
+
+
+# -- counters, occupy, protocol ---------------------------------------------------------
+async def test_wait_counters() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(2, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        await take(lim)
+    # Two at once, two when the first two leave the window, the fifth a window later.
+    assert lim.grants == 5
+    assert lim.waits == 2
+    assert lim.total_wait == pytest.approx(2.0, abs=0.01)
+
+
+async def test_occupy_counts_requests_granted_elsewhere() -> None:
+    clock = FakeClock()
+    lim = Limiter(RateLimit(3, 1.0, margin=0.0), clock=clock, sleep=clock.sleep)
+    lim.occupy(completed_at=clock.now - 0.5)  # completed half a window ago
+    flying = lim.occupy()  # still in flight
+    await take(lim)
+    start = clock.now
+    await take(lim)  # the completed one leaves the window after 0.5 s
+    assert clock.now - start == pytest.approx(0.5, abs=0.01)
+    lim.observe(flying, None)
+    assert lim.grants == 2
+
+
+def test_limiters_are_backends_and_accept_max_wait() -> None:
+    class OldBackend:
+        async def acquire(self, priority: str = "bulk", deadline: float | None = None) -> Permit:
+            raise NotImplementedError
+
+        def observe(self, permit: Permit, headers: object, status: object) -> None:
+            pass
+
+    class KwargsBackend(OldBackend):
+        async def acquire(self, *args: object, **kwargs: object) -> Permit:  # type: ignore[override]
+            raise NotImplementedError
+
+    lim = Limiter(RateLimit(5, 1.0))
+    assert isinstance(lim, LimiterBackend)
+    assert supports_max_wait(lim)
+    assert not supports_max_wait(OldBackend())
+    assert supports_max_wait(KwargsBackend())
+    assert not supports_max_wait(object())
+
+
+# -- the hot path -------------------------------------------------------------------------
+async def test_far_from_the_quota_nothing_is_queued() -> None:
+    """Acquisitions with room to spare take the fast path: no waiter, no event, no timer."""
+    lim = Limiter(RateLimit(1_000, 1.0))
+    headers = _b2b(900, 0.5)
+    for _ in range(200):
+        p = await lim.acquire()
+        lim.observe(p, headers, 200)
+    assert next(lim._queue._next) == 0, "no waiter was ever created"
+    assert lim.waits == 0 and lim.grants == 200
+
+
+def test_sliding_window_keeps_only_the_last_windows_completions() -> None:
+    sw = SlidingWindow(1_000_000, 1.0)
+    now = 0.0
+    for _ in range(10_000):
+        now += 0.01
+        assert sw.has_room(now, 1_000_000)
+        sw.record(now)
+    assert len(sw._done) <= 101
+    assert sw.used(now) <= 101
+
+
+@given(st.from_regex(r"\A[ ]?[0-9.]{0,8}[ ]?(ms|s|times|sec|MS)?[ ]?\Z"))
+@settings(max_examples=300, deadline=None)
+def test_fast_number_parse_agrees_with_the_regex(value: str) -> None:
+    m = _NUMBER.match(value)
+    expected = None
+    if m is not None:
+        num = float(m.group(1))
+        expected = num if num >= 0 else None
+    assert _number(value) == expected
