@@ -16,7 +16,13 @@ from bcb2b_async.errors import (
     PermissionDeniedError,
     ServerError,
 )
-from bcb2b_async.export import SyncState, export_orders, sync_orders
+from bcb2b_async.export import (
+    BoundSemantics,
+    SyncState,
+    export_orders,
+    probe_bounds,
+    sync_orders,
+)
 from bcb2b_async.testing import SandboxStore
 
 from .conftest import ClientFactory
@@ -341,3 +347,37 @@ async def test_export_bad_arguments_raise_before_any_request(
         with pytest.raises(InvalidArgumentError):
             await export_ids(client, **kwargs)
         assert store.list_requests == 0 and client.stats.b2b.requests == 0
+
+
+# -- the bound probe: proven answers although its anchor order moves -------------------------
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("inclusive", [True, False])
+@pytest.mark.parametrize("moves", [0, 1, 2, 100])
+async def test_probe_is_right_or_safe_when_the_anchor_order_moves(
+    make_client: ClientFactory, inclusive: bool, moves: int
+) -> None:
+    clock = Clock()
+    async with ScriptedStore(orders=300, b2b_rate=None, v2_rate=None, now=clock,
+                             bounds_inclusive=inclusive) as store:
+        anchor_id = 150
+        anchor = store.updated_at(anchor_id)
+        later = int(time.time()) - 100
+
+        def after(n: int, _req: object, _doc: dict[str, Any]) -> None:
+            if n <= moves:  # the anchor is updated after each of the first `moves` answers
+                clock.fixed = float(later + n)
+                store.update_order(anchor_id, po_number=f"MOVE-{n}")
+                clock.fixed = None
+
+        store.after = after
+        client = make_client(store)
+        base = [("channelIds[]", str(c)) for c in ALL_CHANNELS]
+        got = await probe_bounds(client, "updatedAt", anchor, base, order_id=anchor_id)
+        # Never "inclusive" when the server is not (that would lose orders at the bounds);
+        # proven right whenever the anchor settles within the probe's attempts.
+        if not inclusive:
+            assert got == BoundSemantics(False, False)
+        elif moves <= 2:
+            assert got == BoundSemantics(True, True)
+        assert store.list_requests <= 12

@@ -69,13 +69,16 @@ def latest_versions_delivered(store: SandboxStore, *runs: list[tuple[int, int]])
 
 
 @pytest.mark.timeout(20)
+@pytest.mark.parametrize("inclusive", [True, False])
 async def test_a_read_order_leaving_a_crowded_second_loses_nothing(
-    make_client: ClientFactory,
+    make_client: ClientFactory, inclusive: bool
 ) -> None:
     """The issue's reproduction: 450 orders share one updatedAt second; after 200 of them
-    were read, one already-read order is updated. Two runs must deliver every order."""
+    were read, one already-read order is updated. Two runs must deliver every order,
+    whether the server's bounds include themselves or not."""
     clock = Clock()
-    async with ScriptedStore(orders=1000, b2b_rate=None, v2_rate=None, now=clock) as store:
+    async with ScriptedStore(orders=1000, b2b_rate=None, v2_rate=None, now=clock,
+                             bounds_inclusive=inclusive) as store:
         crowd_second = int(time.time()) - 30
         clock.fixed = float(crowd_second)
         crowd = store.order_ids(channel_ids=ALL_CHANNELS)[100:550]
@@ -98,6 +101,8 @@ async def test_a_read_order_leaving_a_crowded_second_loses_nothing(
         assert moved
         no_duplicates(first)
         await settle()
+        if not inclusive:
+            await asyncio.sleep(1)  # an exclusive maximum ends the range one second earlier
         second = await run_sync(client, state)
         assert [i for i, _ in second] == moved
         versions_once(first, second)
