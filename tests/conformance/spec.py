@@ -10,7 +10,7 @@ resolved across the B2B model files; ``readOnly`` properties forbidden in reques
 ``nullable`` honoured).
 
 Spec files are read from ``tests/specs`` (pinned by ``SHA256SUMS``); a file not copied
-there yet is read from the project's ``shared/api/specs`` (see ``spec_path``).
+there yet must be copied first (see tests/specs/README.md).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ import jsonschema
 import yaml
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
-#: Where the official files come from; used only for a file not yet copied to SPECS.
-SHARED_SPECS = Path("/work/shared/api/specs")
 
 #: Names in a spec's ``security`` requirement that are typos of a defined scheme (a
 #: deviation of the spec, asserted in test_requests_conform.py).
@@ -40,9 +38,8 @@ SORT_DIRECTION = re.compile(r":(asc|desc)$")
 
 
 def spec_path(name: str) -> Path:
-    """The pinned copy in tests/specs, else the project's shared copy."""
-    local = SPECS / name
-    return local if local.exists() else SHARED_SPECS / name
+    """The pinned copy in tests/specs."""
+    return SPECS / name
 
 
 @cache
