@@ -18,8 +18,9 @@ The walk used here: a keyset walk on a timestamp, anchored on an order already r
     means orders read before it left; the walk steps back by as many orders as left the
     query, which the drop of ``meta.pagination.totalCount`` between two answers of the same
     query tells (doubling the step if the total cannot tell), and re-reads, dropping the ids
-    it already has. Every extra request is caused by an order that left, and every anchored
-    answer advances: no request is repeated without progress. Memory: one page and the ids
+    it already has. With bounds the probe proved (below), every extra request is caused by
+    an order that left; in any case every anchored answer advances and every step back goes
+    further back, so no request is repeated without progress. Memory: one page and the ids
     of the current second.
 
 Export invariant
@@ -29,16 +30,17 @@ Export invariant
     created during the export may or may not come, never twice.
 
 Sync invariant
-    A run of :func:`sync_orders` covers ``updatedAt`` in ``(watermark, hi]`` with
-    ``hi = now - margin``, a settled second: updates and creates stamp the current second,
-    so while the run walks, orders can only leave its range (and only to after ``hi``), never
-    enter it. Therefore:
+    The state's ``watermark`` is the first second not delivered yet (less the orders listed
+    in ``ids_at_watermark``, which were). A run of :func:`sync_orders` covers ``updatedAt``
+    from the watermark to ``hi = now - margin``, a settled second: updates and creates
+    stamp the current second, so while the run walks, orders can only leave its range (and
+    only to after ``hi``), never enter it. Therefore:
 
     1. every order whose ``updatedAt`` stays in the range while the run walks is delivered
        by that run, once (ids are deduplicated within the run);
     2. an order changed during the run now has ``updatedAt > hi``: it left this run's range
-       and lies in a later run's; a complete run moves the watermark to ``hi``, so the
-       ranges of consecutive runs tile time with neither gap nor overlap;
+       and lies in a later run's; a complete run moves the watermark to ``hi + 1``, so
+       the ranges of consecutive runs tile time with neither gap nor overlap;
     3. so an order last changed at ``u`` is delivered, in that version, by the first complete
        run whose ``hi`` reaches ``u`` (a run started ``margin`` seconds after ``u``); no
        version of an order (its id and ``updatedAt``) is delivered by two runs, and an order
@@ -793,6 +795,7 @@ async def sync_orders(
     margin: int = DEFAULT_MARGIN,
     on_checkpoint: Callable[[SyncState], object] | None = None,
     priority: Priority | None = "bulk",
+    on_total: Callable[[int], object] | None = None,
 ) -> AsyncIterator[Order]:
     """Orders changed since ``state.watermark`` (the first run: every order), each once.
 
@@ -807,6 +810,13 @@ async def sync_orders(
     ``state`` is advanced as the run goes; ``on_checkpoint(state)`` is called after every
     page that delivered orders (once you have handled them) and at the end: save the state
     there to resume an interrupted run. Orders come in ascending ``updatedAt``.
+    ``on_total`` is called once with the number of orders in the run's range (an upper
+    bound of what the run delivers: orders already delivered at the watermark or in the
+    overlap are counted too), for progress bars.
+
+    Any failure ends the run with its typed error (the state keeps the last checkpoint);
+    bad arguments or a bad ``state`` raise :class:`~bcb2b_async.InvalidArgumentError`
+    before any request.
     """
     if not isinstance(state, SyncState):
         raise InvalidArgumentError(f"state must be a SyncState, got {type(state).__name__}")
@@ -817,6 +827,7 @@ async def sync_orders(
     int_range("margin", margin, 1, 3600)
     prio = _check_priority(priority)
     _check_callback("on_checkpoint", on_checkpoint)
+    _check_callback("on_total", on_total)
     base = _base_params(channels, cid, show_extra=False)
     hi = int(time.time()) - margin
     mark = state.watermark
@@ -839,30 +850,40 @@ async def sync_orders(
         if on_checkpoint is not None:
             on_checkpoint(state)
 
+    first: list[Order] = []
+    in_range = 0
     if lo <= hi:
-        first, _ = await _page(
+        first, total = await _page(
             client, _list_params("updatedAt", *_WIDE.raw(lo, hi), base, limit=1), prio
         )
-        if first:
-            semantics = await probe_bounds(client, "updatedAt", _ts(first[0], "updatedAt"),
-                                           base, priority=prio,
-                                           order_id=first[0].bc_order_id)
-            cursor = _Cursor(lo)
-            async with contextlib.aclosing(_keyset_pages(
-                client, "updatedAt", lo, hi, base, semantics, priority=prio, cursor=cursor
-            )) as pages:
-                async for page in pages:
-                    delivered = 0
-                    for order in page:
-                        oid, t = order.bc_order_id, _ts(order, "updatedAt")
-                        if (t == mark and oid in done_at_mark) or recent.get(oid) == t:
-                            continue  # delivered by an earlier run, unchanged since
-                        yield order
-                        delivered += 1
-                        if overlap:
-                            recent[oid] = t
-                    if delivered:
-                        checkpoint(cursor.second, cursor.seen)
+        in_range = total if total is not None else len(first)
+    if on_total is not None:
+        with contextlib.suppress(Exception):
+            on_total(in_range)
+    if first:
+        semantics = await probe_bounds(client, "updatedAt", _ts(first[0], "updatedAt"),
+                                       base, priority=prio,
+                                       order_id=first[0].bc_order_id)
+        if not semantics.max_inclusive:
+            # The query's maximum is sent as ``hi + 1``: should the server count it
+            # after all, that second must be settled too.
+            hi -= 1
+        cursor = _Cursor(lo)
+        async with contextlib.aclosing(_keyset_pages(
+            client, "updatedAt", lo, hi, base, semantics, priority=prio, cursor=cursor
+        )) as pages:
+            async for page in pages:
+                delivered = 0
+                for order in page:
+                    oid, t = order.bc_order_id, _ts(order, "updatedAt")
+                    if (t == mark and oid in done_at_mark) or recent.get(oid) == t:
+                        continue  # delivered by an earlier run, unchanged since
+                    yield order
+                    delivered += 1
+                    if overlap:
+                        recent[oid] = t
+                if delivered:
+                    checkpoint(cursor.second, cursor.seen)
     # The range is complete: everything up to ``hi`` is delivered.
     if hi + 1 > state.watermark:
         state.watermark, state.ids_at_watermark = hi + 1, []

@@ -194,9 +194,10 @@ async def test_more_than_a_page_in_the_current_second_is_bounded(
         await settle()
         client = make_client(store)
         state = SyncState()
-        first = await run_sync(client, state)
+        totals: list[int] = []
+        first = await run_sync(client, state, on_total=totals.append)
         no_duplicates(first)
-        assert len(first) == 1000
+        assert len(first) == 1000 and totals == [1000]
         await settle()
         clock.fixed = float(int(time.time()))
         crowd = store.order_ids(channel_ids=ALL_CHANNELS)[200:500]
@@ -357,6 +358,7 @@ def test_sync_state_load_refuses_bad_files(tmp_path: Path, text: str) -> None:
     {"margin": 3601},
     {"margin": 1.5},
     {"on_checkpoint": 5},
+    {"on_total": "x"},
     {"company_id": 0},
 ])
 async def test_sync_bad_arguments_raise_before_any_request(
