@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -14,9 +15,6 @@ from .._batch import (
     DEFAULT_CONCURRENCY,
     BatchResult,
     Progress,
-    check_batch_ids,
-    check_concurrency,
-    invalid_items_error,
     run_batch,
     stream_batch,
 )
@@ -25,14 +23,19 @@ from .._decode import envelope_decoder, one
 from .._pagination import AsyncPaginator
 from .._pipeline import Deadline, Pipeline
 from .._validate import (
-    channel_ids as check_channel_ids,
-)
-from .._validate import (
+    batch_ids,
     choice,
     int_range,
+    invalid_items,
     optional_positive_id,
     positive_id,
     unix_seconds,
+)
+from .._validate import (
+    channel_ids as check_channel_ids,
+)
+from .._validate import (
+    concurrency as check_concurrency,
 )
 from .._validate import (
     extra_fields as check_extra_fields,
@@ -45,10 +48,13 @@ from .._validate import (
 )
 from ..errors import BigCommerceError, DecodeError, InvalidArgumentError
 from ..models.b2b_orders import ExtraField, ExtraFieldConfig, Order, OrderProduct, OrderUpdate
+from ..models.channels import DEFAULT_CHANNEL_ID
 from ..models.common import Envelope, Page
 from .channels import Channels
 
 __all__ = ["B2BOrders", "OrderQuery", "SeenIds"]
+
+log = logging.getLogger("bcb2b_async")
 
 MAX_PAGE_SIZE = 200
 SORT_FIELDS = ("createdAt", "updatedAt")
@@ -341,7 +347,7 @@ class B2BOrders:
             order_by=order_by,
             page_size=page_size,
         )
-        int_range("concurrency", concurrency, 1, 64)
+        check_concurrency(concurrency)
         return self.paginate(query, concurrency=concurrency, priority=check_priority(priority))
 
     def paginate(
@@ -366,7 +372,12 @@ class B2BOrders:
         """``query`` with ``channel_ids="all"`` replaced by the store's enabled channel ids."""
         if not query.all_channels:
             return query
-        return query.with_channels(await self._channels.enabled_ids(priority=priority))
+        ids = await self._channels.enabled_ids(priority=priority)
+        if not ids:
+            # A store listing no enabled channel: the API's own default is channel 1.
+            log.warning("GET /channels lists no enabled channel; listing channel 1's orders")
+            ids = [DEFAULT_CHANNEL_ID]
+        return query.with_channels(ids)
 
     async def page(
         self,
@@ -460,7 +471,7 @@ class B2BOrders:
             except InvalidArgumentError as err:
                 problems.append(f"{oid!r}: {err.message}")
         if problems:
-            raise invalid_items_error("updates", problems)
+            raise invalid_items("updates", problems)
         return await run_batch(
             list(kwargs),
             lambda oid: self.update(oid, priority=prio, **kwargs[oid]),
@@ -578,11 +589,7 @@ def _total(env: Envelope[Any]) -> int | None:
 
 
 def _ids(name: str, ids: object) -> list[int]:
-    if isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Iterable):
-        raise InvalidArgumentError(f"{name} must be an iterable of positive ints")
-    items = list(ids)
-    check_batch_ids(name, items, lambda v: positive_id("bc_order_id", v))
-    return items
+    return batch_ids(name, ids, lambda v: positive_id("bc_order_id", v))
 
 
 def _update_kwargs(value: object) -> dict[str, Any]:

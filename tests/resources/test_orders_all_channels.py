@@ -72,3 +72,16 @@ async def test_bad_channel_ids_are_refused_before_any_request(client: B2BClient,
     with aioresponses() as m, pytest.raises(InvalidArgumentError):
         client.orders.list(channel_ids=bad)  # type: ignore[arg-type]
     assert m.requests == {}
+
+
+async def test_a_store_listing_no_enabled_channel_falls_back_to_channel_1(
+    client: B2BClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with aioresponses() as m:
+        m.get(B2B + "/channels", payload={"code": 200, "data": [
+            {"id": 10, "channelId": 1, "isEnabled": False}]})
+        m.get(ORDERS, payload=orders_page([4]))
+        got = [o.bc_order_id async for o in client.orders.list(channel_ids="all")]
+    assert got == [4]
+    assert channel_ids_sent(m) == [["1"]]
+    assert "no enabled channel" in caplog.text
