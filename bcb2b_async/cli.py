@@ -1,10 +1,63 @@
 """The ``bcb2b`` command line: bulk order export and incremental sync.
 
-``bcb2b export orders --out FILE [--format jsonl|csv] [--channel N]... [--company-id N]
-[--since T] [--until T] [--with-products] [--state FILE] [--sandbox [--sandbox-orders N]]``
+Usage::
 
-Exit codes: 0 done; 2 bad usage; 3 missing or invalid configuration (credentials, URLs);
-4 API or network error; 5 output could not be written; 130 interrupted.
+    bcb2b export orders --out FILE|- [--format jsonl|csv] [--channel N]... [--company-id N]
+        [--since T] [--until T] [--with-products] [--concurrency N]
+        [--state FILE [--margin S]] [--sandbox [--sandbox-orders N]] [--quiet]
+
+Configuration comes from the environment: ``BCB2B_STORE_HASH``, ``BCB2B_ACCESS_TOKEN`` and,
+to point elsewhere than BigCommerce (the sandbox does), ``BCB2B_B2B_URL`` and
+``BCB2B_V2_URL``. ``--store-hash``, ``--b2b-url`` and ``--v2-url`` override them; the token
+can also come from ``--access-token-file FILE`` (``--access-token TOKEN`` works but is
+visible to every user of the machine in the process list, and says so).
+
+Output
+    ``--out FILE`` is written atomically: a temp file beside it (``.FILE.HOST.PID.RAND.part``),
+    renamed over it once complete, with the umask's mode for a new file and the old mode
+    (and owner, when run as root) for a replaced one; a failure leaves the old file as it
+    was. ``--out -`` streams to stdout (progress and summary stay on stderr). A target that
+    is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO, a terminal) is written to
+    directly, as shell redirection does, never replaced. A directory, a missing folder or
+    an unwritable place is refused before any request. Temp files left by killed runs (their
+    process gone) are removed by the next run writing the same file.
+
+Incremental sync (``--state FILE``)
+    Exports the orders changed since the last run. The state file is locked for the run
+    (``FILE.lock``; a second run on it stops at once, exit 6). ``--out`` is committed first
+    and the state saved second: a run that fails or is interrupted leaves the state as it
+    was, so the next run exports the same changes again. When nothing changed, ``--out`` is
+    left untouched. ``--since``/``--until`` are refused with ``--state`` (a sync covers
+    every change, whenever the order was created; a narrower range would silently drop
+    changes for good). ``--concurrency`` sets how many product fetches run at once with
+    ``--with-products`` (products come through both the B2B and the V2 quota, as in a full
+    export); the walk over changes itself is sequential.
+
+Times
+    ``--since``/``--until`` take Unix seconds or ISO 8601 (UTC unless an offset is given).
+    A date alone covers the whole day: ``--since 2025-06-01`` starts at 00:00:00Z,
+    ``--until 2025-06-30`` ends at 23:59:59Z. Both bounds are inclusive.
+
+Exit codes:
+
+=====  ====================================================================================
+code   meaning
+=====  ====================================================================================
+0      done (with ``--state`` and nothing changed: done, ``--out`` left untouched)
+1      internal error: a bug (rerun with ``BCB2B_DEBUG=1`` for the traceback and report it)
+2      bad usage: a flag missing, malformed, or contradicting another (nothing was sent)
+3      configuration: a variable or flag missing or invalid, or the store refused the
+       credentials (401/403: the message names the variable and the scope to check)
+4      the API or the network failed (after the retries); ``--out`` and the state were
+       left as they were (a stream to stdout, a device or a FIFO is then incomplete)
+5      a file could not be read or written: ``--out`` (disk full, permission, a directory,
+       a missing folder, a closed pipe) or ``--state`` (unreadable, invalid, a directory)
+6      another run holds the lock of the ``--state`` file
+130    interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM); nothing committed
+=====  ====================================================================================
+
+No traceback is printed for any of these; ``BCB2B_DEBUG=1`` shows the library's log and
+the traceback of an internal error.
 """
 
 from __future__ import annotations
@@ -13,31 +66,57 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import errno
+import fcntl
+import inspect
 import io
-import json
+import logging
 import os
+import re
+import secrets
+import signal
+import socket
+import stat
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from types import FrameType
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import msgspec
 
 from . import __version__
-from ._client import B2BClient
-from ._config import RateLimit
-from .errors import BigCommerceError, InvalidArgumentError
-from .export import ExportedOrder, SyncState, export_orders, sync_orders
+from ._client import ENV_VARS, B2BClient
+from ._config import DEFAULT_B2B_BASE_URL, DEFAULT_V2_BASE_URL, RateLimit
+from ._retry import RetryPolicy
+from ._stats import Event, Hooks
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BigCommerceError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    RateLimitError,
+    StateLockedError,
+)
+from .export import DEFAULT_MARGIN, ExportedOrder, SyncState, export_orders, sync_orders
+from .models.b2b_orders import Order
 
 EXIT_OK = 0
+EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_API = 4
 EXIT_OUTPUT = 5
+EXIT_LOCKED = 6
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 #: CSV columns, in order. Nested values (extra fields, products) are JSON strings.
 CSV_COLUMNS = (
@@ -47,13 +126,69 @@ CSV_COLUMNS = (
     "extraFields", "productCount", "products",
 )
 
+#: Output formats by file extension (anything else needs ``--format``).
+EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
-class UsageError(Exception):
-    """A flag value the parser accepted but that makes no sense."""
+STORE_HASH_VAR = ENV_VARS["store_hash"]
+TOKEN_VAR = ENV_VARS["access_token"]
+B2B_URL_VAR = ENV_VARS["b2b_base_url"]
+V2_URL_VAR = ENV_VARS["v2_base_url"]
+
+_API_NAMES = {"b2b": "B2B Edition API", "v2": "V2 API"}
+_WRITE_CHUNK = 1 << 16
 
 
-def parse_time(text: str) -> int:
-    """Unix seconds, or an ISO 8601 date/datetime (UTC when no offset is given)."""
+class CliError(Exception):
+    """A failure the user is told about in one sentence, with its exit code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Stop(BaseException):
+    """A termination signal arrived outside the event loop."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# -- messages ------------------------------------------------------------------------------
+_SECRETS: set[str] = set()
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` without URL credentials (``scheme://***@host``) and without known secrets."""
+    text = _USERINFO.sub(r"\1***@", text)
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return text
+
+
+def say(message: str) -> None:
+    """Print one ``bcb2b:`` line on stderr (redacted)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"bcb2b: {redact(message)}", file=sys.stderr, flush=True)
+
+
+def _strerror(err: OSError) -> str:
+    if err.strerror:
+        return err.strerror
+    return os.strerror(err.errno) if err.errno else type(err).__name__
+
+
+# -- flag parsing ----------------------------------------------------------------------------
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_time(text: str, *, end_of_day: bool = False) -> int:
+    """Unix seconds, or an ISO 8601 date/datetime (UTC when no offset is given).
+
+    A date alone is its first second, or its last one with ``end_of_day``.
+    """
     text = text.strip()
     if text.lstrip("-").isdigit():
         return int(text)
@@ -61,11 +196,23 @@ def parse_time(text: str) -> int:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (use Unix seconds or ISO 8601, e.g. 2025-01-31T00:00:00Z)"
+            f"not a time: {text!r} (use Unix seconds or ISO 8601, e.g. 2025-01-31 or "
+            "2025-01-31T08:00:00Z)"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(value.timestamp())
+    seconds = int(value.timestamp())
+    if end_of_day and _DATE_ONLY.match(text):
+        seconds += 86_399
+    return seconds
+
+
+def _since(text: str) -> int:
+    return parse_time(text)
+
+
+def _until(text: str) -> int:
+    return parse_time(text, end_of_day=True)
 
 
 def positive_int(text: str) -> int:
@@ -77,6 +224,19 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {value}")
     return value
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
 
 
 def parse_rate(text: str) -> RateLimit | None:
@@ -104,51 +264,560 @@ def build_parser() -> argparse.ArgumentParser:
     what = export.add_subparsers(dest="what", required=True)
     orders = what.add_parser(
         "orders",
-        help="export orders to JSONL or CSV",
+        help="export orders to JSON Lines or CSV",
         description=(
-            "Export every order (or, with --state, what changed since the last run). "
-            "Credentials come from flags or BCB2B_STORE_HASH / BCB2B_ACCESS_TOKEN; "
-            "BCB2B_B2B_URL / BCB2B_V2_URL override the API hosts. With --sandbox, a local "
-            "sandbox store is started and exported instead."
+            f"Export every order (or, with --state, what changed since the last run). "
+            f"Credentials come from {STORE_HASH_VAR} and {TOKEN_VAR} (or --store-hash and "
+            f"--access-token-file); {B2B_URL_VAR} / {V2_URL_VAR} override the API hosts. "
+            "With --sandbox, a local sandbox store is started and exported instead. "
+            "Exit codes: 0 done, 2 usage, 3 configuration or credentials refused, "
+            "4 API or network, 5 file, 6 state locked, 130 interrupted."
         ),
     )
-    orders.add_argument("--out", required=True, help="output file (written atomically)")
+    orders.add_argument("--out", required=True, metavar="FILE",
+                        help="output file (written atomically), '-' for stdout, or a "
+                             "device/FIFO (written directly)")
     orders.add_argument("--format", choices=("jsonl", "csv"), default=None,
-                        help="output format (default: from the file name, else jsonl)")
+                        help="output format (default: from the extension: .jsonl/.ndjson or "
+                             ".csv; jsonl for stdout and names without one)")
     orders.add_argument("--channel", type=positive_int, action="append", dest="channels",
                         metavar="N", help="channel id (repeat for several; default: channel 1)")
-    orders.add_argument("--company-id", type=positive_int, default=None)
-    orders.add_argument("--since", type=parse_time, default=None,
-                        help="created at or after (Unix seconds or ISO 8601)")
-    orders.add_argument("--until", type=parse_time, default=None,
-                        help="created at or before (Unix seconds or ISO 8601)")
+    orders.add_argument("--company-id", type=positive_int, default=None, metavar="N")
+    orders.add_argument("--since", type=_since, default=None, metavar="T",
+                        help="created at or after T (Unix seconds or ISO 8601; a date alone "
+                             "starts at 00:00:00 UTC)")
+    orders.add_argument("--until", type=_until, default=None, metavar="T",
+                        help="created at or before T (a date alone ends at 23:59:59 UTC)")
     orders.add_argument("--with-products", action="store_true",
-                        help="attach each order's products")
-    orders.add_argument("--state", default=None,
-                        help="incremental sync state file: export what changed since last run")
-    orders.add_argument("--concurrency", type=positive_int, default=4)
+                        help="attach each order's products (through both quotas)")
+    orders.add_argument("--state", default=None, metavar="FILE",
+                        help="incremental sync state file: export what changed since the "
+                             "last run (locked for the run; saved after --out)")
+    orders.add_argument("--margin", type=_bounded(1, 3600), default=None, metavar="S",
+                        help="with --state: leave the changes of the last S seconds to the "
+                             "next run (default 5)")
+    orders.add_argument("--concurrency", type=_bounded(1, 64), default=4, metavar="N",
+                        help="parallel walks / product fetches, 1..64 (default 4)")
     orders.add_argument("--b2b-rate", type=parse_rate, default=RateLimit(150, 60.0),
                         metavar="N/S", help="B2B quota to stay under (default 150/60; 'off')")
     orders.add_argument("--v2-rate", type=parse_rate, default=RateLimit(150, 30.0),
                         metavar="N/S", help="V2 quota (default 150/30, Pro plans 450/30; 'off')")
-    orders.add_argument("--store-hash", default=None)
-    orders.add_argument("--access-token", default=None)
-    orders.add_argument("--b2b-url", default=None)
-    orders.add_argument("--v2-url", default=None)
+    orders.add_argument("--max-retries", type=_bounded(0, 100), default=5, metavar="N",
+                        help="retries of a failed request (default 5)")
+    orders.add_argument("--store-hash", default=None, help=f"default: ${STORE_HASH_VAR}")
+    orders.add_argument("--access-token-file", default=None, metavar="FILE",
+                        help=f"read the access token from FILE (default: ${TOKEN_VAR})")
+    orders.add_argument("--access-token", default=None,
+                        help="the access token (visible to other users in the process list: "
+                             f"prefer ${TOKEN_VAR} or --access-token-file)")
+    orders.add_argument("--b2b-url", default=None, help=f"default: ${B2B_URL_VAR}")
+    orders.add_argument("--v2-url", default=None, help=f"default: ${V2_URL_VAR}")
     orders.add_argument("--sandbox", action="store_true",
                         help="start the built-in sandbox store and export from it")
-    orders.add_argument("--sandbox-orders", type=positive_int, default=20_000)
-    orders.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
+    orders.add_argument("--sandbox-orders", type=positive_int, default=None, metavar="N",
+                        help="orders in the sandbox store (default 20000)")
+    orders.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress, no summary (errors and warnings only)")
     return parser
+
+
+# -- output ----------------------------------------------------------------------------------
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
+
+
+def temp_name(target_name: str, pid: int | None = None) -> str:
+    """The temp file name a run with ``pid`` uses while writing ``target_name``.
+
+    ``.NAME.HOST.PID.RAND.part``: the host and pid tell a later run whether the writer is
+    gone (then the file is stale and removed).
+    """
+    pid = os.getpid() if pid is None else pid
+    return f".{target_name[:100]}.{_host_tag()}.{pid}.{secrets.token_hex(4)}.part"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _remove_stale_parts(folder: str, target_name: str) -> None:
+    """Remove temp files of runs writing ``target_name`` on this host whose process is gone."""
+    pattern = re.compile(
+        rf"\.{re.escape(target_name[:100])}\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)"
+        r"\.[0-9a-f]{8}\.part"
+    )
+    host = _host_tag()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None or m["host"] != host:
+            continue
+        pid = int(m["pid"])
+        if pid != os.getpid() and not _pid_alive(pid):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+
+
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[Any]) -> AsyncIterator[None]:
+    """Close an async generator on the way out (an iterator without ``aclose`` is left)."""
+    try:
+        yield
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class Output:
+    """Where the export goes: :meth:`write` chunks, then :meth:`commit` or :meth:`abort`."""
+
+    #: How messages name the target.
+    display: str = ""
+    #: True when writing replaces the target only at :meth:`commit` (a failure leaves it).
+    atomic: bool = False
+    #: True once something was written to a direct target (it is then incomplete on failure).
+    touched: bool = False
+    #: Whether the target existed before the run.
+    existed: bool = True
+
+    def write(self, data: bytes) -> None:
+        """Write ``data``; :class:`CliError` (exit 5) on failure."""
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        """Make the output final; :class:`CliError` (exit 5) on failure."""
+
+    def abort(self) -> None:
+        """Give up: an atomic target is left as it was. Idempotent."""
+
+    def left_as(self) -> str:
+        """What a failed or interrupted run leaves, for the message."""
+        if self.atomic:
+            if self.existed:
+                return f"{self.display} was left as it was"
+            return f"{self.display} was not created"
+        if self.touched:
+            return f"the output on {self.display} is incomplete"
+        return "nothing was written"
+
+
+class DirectOutput(Output):
+    """Writes straight to a file descriptor: stdout, a device, a FIFO; never replaced."""
+
+    def __init__(self, fd: int, display: str, *, close: bool) -> None:
+        self.fd = fd
+        self.display = display
+        self._close = close
+        self._closed = False
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self.touched = True
+        try:
+            _write_all(self.fd, data)
+        except BrokenPipeError:
+            raise CliError(EXIT_OUTPUT, f"cannot write to {self.display}: the reader closed "
+                                        "the pipe before the export ended; the output is "
+                                        "incomplete") from None
+        except OSError as err:
+            raise CliError(EXIT_OUTPUT, f"cannot write to {self.display}: {_strerror(err)}; "
+                                        "the output is incomplete") from None
+
+    def commit(self) -> None:
+        if self._close and not self._closed:
+            self._closed = True
+            try:
+                os.close(self.fd)
+            except OSError as err:
+                raise CliError(EXIT_OUTPUT, f"cannot write to {self.display}: "
+                                            f"{_strerror(err)}") from None
+
+    def abort(self) -> None:
+        if self._close and not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+
+
+class AtomicOutput(Output):
+    """A regular file written to a temp file beside it and renamed over it on commit."""
+
+    atomic = True
+
+    def __init__(self, display: str, target: str, existing: os.stat_result | None) -> None:
+        self.display = display
+        self.target = target
+        self.existed = existing is not None
+        folder, name = os.path.split(target)
+        self.folder = folder or "."
+        _remove_stale_parts(self.folder, name)
+        self.tmp = os.path.join(self.folder, temp_name(name))
+        mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666
+        try:
+            # A new file gets 0o666 minus the umask, like any file a shell creates.
+            self.fd: int | None = os.open(
+                self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode
+            )
+        except OSError as err:
+            raise CliError(EXIT_OUTPUT, f"cannot create a file in {self.folder} for --out "
+                                        f"{display}: {_strerror(err)}") from None
+        if existing is not None:
+            # A replaced file keeps its mode (not reduced by the umask) and, for root,
+            # its owner: a loader running as another user can still read it.
+            with contextlib.suppress(OSError):
+                os.fchmod(self.fd, mode)
+            if os.geteuid() == 0:
+                with contextlib.suppress(OSError):
+                    os.fchown(self.fd, existing.st_uid, existing.st_gid)
+
+    def _fail(self, what: str, err: OSError) -> NoReturn:
+        self.abort()
+        raise CliError(EXIT_OUTPUT, f"cannot {what} {self.display}: {_strerror(err)}; "
+                                    f"{self.left_as()}") from None
+
+    def write(self, data: bytes) -> None:
+        assert self.fd is not None
+        try:
+            _write_all(self.fd, data)
+        except OSError as err:
+            self._fail("write", err)
+
+    def commit(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is None:
+            return
+        try:
+            os.fsync(fd)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            self._fail("write", err)
+        try:
+            os.close(fd)
+            os.replace(self.tmp, self.target)
+        except OSError as err:
+            self._fail("write", err)
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(self.folder, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def abort(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+
+
+def _through_proc(path: str) -> bool:
+    """Whether ``path`` is, or links through, ``/proc`` or ``/dev/fd`` (e.g. /dev/stdout)."""
+    current = os.path.abspath(path)
+    for _ in range(40):
+        if current.startswith(("/proc/", "/dev/fd/")):
+            return True
+        if not os.path.islink(current):
+            return False
+        target = os.readlink(current)
+        current = os.path.normpath(os.path.join(os.path.dirname(current), target))
+    return False
+
+
+def output_format(out: str, flag: str | None) -> str:
+    """The format to write: ``--format``, else from the extension of ``--out``."""
+    if flag is not None:
+        return flag
+    if out == "-":
+        return "jsonl"
+    suffix = Path(out).suffix.lower()
+    if not suffix:
+        return "jsonl"
+    fmt = EXTENSIONS.get(suffix)
+    if fmt is None:
+        raise CliError(
+            EXIT_USAGE,
+            f"--out {out}: bcb2b writes JSON Lines (.jsonl, .ndjson) or CSV (.csv), not "
+            f"{suffix}; name the file accordingly or pass --format jsonl or --format csv",
+        )
+    return fmt
+
+
+def open_output(out: str) -> Output:
+    """Check and open ``--out`` before anything is sent; :class:`CliError` when unusable."""
+    if out == "-":
+        return DirectOutput(sys.stdout.fileno(), "stdout", close=False)
+    try:
+        st: os.stat_result | None = os.stat(out)
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        raise CliError(EXIT_OUTPUT, f"--out {out}: a part of the path is not a folder") from None
+    except OSError as err:
+        raise CliError(EXIT_OUTPUT, f"--out {out}: {_strerror(err)}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise CliError(EXIT_OUTPUT, f"--out {out} is a directory; name a file in it (e.g. "
+                                    f"{os.path.join(out, 'orders.jsonl')})")
+    direct = st is not None and (not stat.S_ISREG(st.st_mode) or _through_proc(out))
+    if direct:
+        assert st is not None
+        flags = os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY
+        if stat.S_ISREG(st.st_mode):
+            flags |= os.O_APPEND  # e.g. /dev/stdout redirected to a file: add, never clobber
+        try:
+            fd = _open_direct(out, flags, fifo=stat.S_ISFIFO(st.st_mode))
+        except OSError as err:
+            raise CliError(EXIT_OUTPUT, f"cannot open --out {out}: {_strerror(err)}") from None
+        return DirectOutput(fd, out, close=True)
+    if os.path.abspath(out).startswith(("/dev/", "/proc/")) and st is None:
+        raise CliError(EXIT_OUTPUT, f"--out {out} does not exist, and bcb2b does not create "
+                                    "files there")
+    target = os.path.realpath(out)  # through symlinks: the link stays, its target is replaced
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        shown = os.path.dirname(out) or "."
+        raise CliError(EXIT_OUTPUT, f"--out {out}: the folder {shown} does not exist")
+    if st is not None and not os.access(target, os.W_OK):
+        raise CliError(EXIT_OUTPUT, f"--out {out} is not writable")
+    return AtomicOutput(out, target, st)
+
+
+def _open_direct(path: str, flags: int, *, fifo: bool) -> int:
+    if fifo:
+        try:
+            fd = os.open(path, flags | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno != errno.ENXIO:
+                raise
+            say(f"waiting for a reader on the FIFO {path}…")
+        else:
+            os.set_blocking(fd, True)
+            return fd
+    return os.open(path, flags)
+
+
+# -- sync state ------------------------------------------------------------------------------
+class StateFile:
+    """The ``--state`` file: locked for the run, loaded before any request, saved last."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock_path = f"{path}.lock"
+        self._lock_fd: int | None = None
+
+    def open(self) -> SyncState:
+        """Check the path, take the lock, load the state; :class:`CliError` when unusable."""
+        path = self.path
+        if os.path.isdir(path):
+            raise CliError(EXIT_OUTPUT, f"--state {path} is a directory; name a file in it "
+                                        f"(e.g. {os.path.join(path, 'bcb2b-state.json')})")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            shown = os.path.dirname(path) or "."
+            raise CliError(EXIT_OUTPUT, f"--state {path}: the folder {shown} does not exist")
+        self.lock()
+        try:
+            return SyncState.load(path)
+        except InvalidArgumentError as err:
+            raise CliError(EXIT_OUTPUT, f"--state {path} is not a valid sync state "
+                                        f"({err.message}); move it aside to start over with "
+                                        "a full export") from None
+        except OSError as err:
+            raise CliError(EXIT_OUTPUT, f"cannot read --state {path}: {_strerror(err)}") from None
+
+    def lock(self) -> None:
+        """Take the run lock (``flock`` on ``STATE.lock``); :class:`StateLockedError` if held."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as err:
+            raise CliError(EXIT_OUTPUT, f"cannot create the lock file {self.lock_path} of "
+                                        f"--state: {_strerror(err)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = ""
+            with contextlib.suppress(OSError, ValueError):
+                holder = os.pread(fd, 32, 0).decode().strip()
+            os.close(fd)
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise CliError(EXIT_OUTPUT, f"cannot lock {self.lock_path}: "
+                                            f"{_strerror(err)}") from None
+            by = f" (pid {holder})" if holder.isdigit() else ""
+            raise StateLockedError(
+                f"the state file {self.path} is in use by another bcb2b run{by}; wait for it "
+                f"to finish (it holds {self.lock_path}), or use another --state file"
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def save(self, state: SyncState) -> None:
+        """Write the state atomically, keeping the file's mode; :class:`CliError` on failure."""
+        try:
+            existing: os.stat_result | None = os.stat(self.path)
+        except OSError:
+            existing = None
+        out = AtomicOutput(self.path, os.path.realpath(self.path), existing)
+        try:
+            out.write(state.to_json().encode())
+            out.commit()
+        except CliError:
+            out.abort()
+            raise
+
+    def release(self) -> None:
+        """Drop the lock (the lock file stays: removing it would race with a waiting run)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+# -- configuration ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class Config:
+    """Where to connect and with what, plus where each value came from (for messages)."""
+
+    store_hash: str
+    token: str
+    b2b_url: str
+    v2_url: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def _read_token_file(path: str) -> str:
+    try:
+        token = Path(path).read_text("utf-8").strip()
+    except OSError as err:
+        raise CliError(EXIT_CONFIG, f"cannot read --access-token-file {path}: "
+                                    f"{_strerror(err)}") from None
+    except UnicodeDecodeError:
+        raise CliError(EXIT_CONFIG, f"--access-token-file {path} is not text") from None
+    if not token:
+        raise CliError(EXIT_CONFIG, f"--access-token-file {path} is empty")
+    return token
+
+
+def resolve_config(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
+    """Credentials and URLs from flags and the environment; :class:`CliError` (exit 3)."""
+    sources: dict[str, str] = {}
+    store_hash = (args.store_hash or "").strip()
+    sources["store_hash"] = "--store-hash"
+    if not store_hash:
+        store_hash = env.get(STORE_HASH_VAR, "").strip()
+        sources["store_hash"] = STORE_HASH_VAR
+    if args.access_token is not None and args.access_token_file is not None:
+        raise CliError(EXIT_USAGE, "pass --access-token-file or --access-token, not both")
+    if args.access_token is not None:
+        token = args.access_token.strip()
+        sources["token"] = "--access-token"
+        say(f"warning: --access-token is visible to other users in the process list; set "
+            f"{TOKEN_VAR} or use --access-token-file FILE instead")
+    elif args.access_token_file is not None:
+        token = _read_token_file(args.access_token_file)
+        sources["token"] = f"--access-token-file {args.access_token_file}"
+    else:
+        token = env.get(TOKEN_VAR, "").strip()
+        sources["token"] = TOKEN_VAR
+    if token:
+        _SECRETS.add(token)
+    missing = [name for name, value in ((STORE_HASH_VAR, store_hash), (TOKEN_VAR, token))
+               if not value]
+    if missing:
+        flags = {STORE_HASH_VAR: "--store-hash", TOKEN_VAR: "--access-token-file FILE"}
+        verb = "is" if len(missing) == 1 else "are"
+        them = "it" if len(missing) == 1 else "them"
+        raise CliError(
+            EXIT_CONFIG,
+            f"{' and '.join(missing)} {verb} not set: export {them} (or pass "
+            f"{' and '.join(flags[m] for m in missing)}), or add --sandbox to try the "
+            "built-in sandbox store",
+        )
+    urls: dict[str, str] = {}
+    for key, flag, var, default in (("b2b_url", "--b2b-url", B2B_URL_VAR, DEFAULT_B2B_BASE_URL),
+                                    ("v2_url", "--v2-url", V2_URL_VAR, DEFAULT_V2_BASE_URL)):
+        value = (getattr(args, key) or "").strip()
+        source = flag
+        if not value:
+            value, source = env.get(var, "").strip(), var
+        if not value:
+            value, source = default, "the default host"
+        if "@" in _netloc(value):
+            raise CliError(
+                EXIT_CONFIG,
+                f"{source} must not contain credentials ({redact(value)}): give the host "
+                f"only and put the token in {TOKEN_VAR}",
+            )
+        urls[key] = value
+        sources[key] = source
+    return Config(store_hash, token, urls["b2b_url"], urls["v2_url"], sources)
+
+
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return url
+
+
+def _flagify(message: str, sources: dict[str, str]) -> str:
+    """Library argument names in ``message`` replaced by the flags or variables behind them."""
+    names = {
+        "b2b_base_url": sources.get("b2b_url", "--b2b-url"),
+        "v2_base_url": sources.get("v2_url", "--v2-url"),
+        "store_hash": sources.get("store_hash", "--store-hash"),
+        "access_token": sources.get("token", TOKEN_VAR),
+        "created_from": "--since",
+        "created_to": "--until",
+        "concurrency": "--concurrency",
+        "channel_ids": "--channel",
+        "company_id": "--company-id",
+        "margin": "--margin",
+    }
+    return re.sub(r"\b(" + "|".join(names) + r")\b(\[\])?", lambda m: names[m[1]], message)
+
+
+# -- progress and retry reports ----------------------------------------------------------------
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds + 0.5))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 class Progress:
     """Progress on stderr: a rich bar when rich is installed and stderr is a terminal,
-    else a line every few seconds."""
+    else a line every few seconds (with the total and an ETA once the total is known)."""
 
-    def __init__(self, quiet: bool, client: B2BClient) -> None:
+    def __init__(self, quiet: bool, stats: Any, *, every: float = 5.0) -> None:
         self.quiet = quiet
-        self.client = client
+        self.stats = stats
+        self.every = every
         self.total: int | None = None
         self.done = 0
         self.started = time.monotonic()
@@ -159,6 +828,7 @@ class Progress:
         if quiet or not sys.stderr.isatty():
             return
         try:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -172,38 +842,454 @@ class Progress:
             return
         self._bar = RichProgress(
             TextColumn("orders"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>8} /s"), TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]:>8} /s"), TextColumn("ETA"),
+            TimeRemainingColumn(),
             TextColumn("retries {task.fields[retries]} · 429s {task.fields[r429]}"),
-            transient=False,
+            console=Console(file=sys.stderr), transient=False,
         )
         self._bar.start()
         self._task = self._bar.add_task("export", total=None, rate="-", retries=0, r429=0)
 
     def set_total(self, total: int) -> None:
+        """The number of orders to come (called once, when the first page tells)."""
         self.total = total
         if self._bar is not None:
             self._bar.update(self._task, total=total)
+        elif not self.quiet:
+            say(f"{total:,} orders to export" if total else "no orders to export")
 
     def advance(self, n: int = 1) -> None:
+        """``n`` more orders written."""
         self.done += n
         now = time.monotonic()
         if now - self._last < 0.2 and self.total != self.done:
             return
         self._last = now
         rate = self.done / max(1e-6, now - self.started)
-        stats = self.client.stats
+        stats = self.stats
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, rate=f"{rate:,.0f}",
                              retries=stats.retries, r429=stats.rate_limited)
-        elif not self.quiet and now - self._printed >= 5.0:
+        elif not self.quiet and now - self._printed >= self.every:
             self._printed = now
-            total = f"/{self.total}" if self.total is not None else ""
-            print(f"bcb2b: {self.done}{total} orders, {rate:,.0f}/s, retries "
-                  f"{stats.retries}, 429s {stats.rate_limited}", file=sys.stderr)
+            if self.total:
+                left = max(0, self.total - self.done)
+                pct = min(100, self.done * 100 // self.total)
+                eta = f", ETA {_duration(left / rate)}" if rate > 0 else ""
+                count = f"{self.done:,}/{self.total:,} orders ({pct}%)"
+            else:
+                eta = ""
+                count = f"{self.done:,} orders"
+            say(f"{count}, {rate:,.0f}/s{eta}; retries {stats.retries}, "
+                f"429s {stats.rate_limited}")
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        """Stop the bar (idempotent)."""
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            with contextlib.suppress(Exception):
+                bar.stop()
+
+
+def _origin(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "?"
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def _api_of(url: str, api: str | None = None) -> str:
+    if api in _API_NAMES:
+        return api
+    return "v2" if "/stores/" in url and "/api/v3/io" not in url else "b2b"
+
+
+def _connection_reason(err: BaseException | None, timeout: float) -> str:
+    if isinstance(err, APITimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(err, APIConnectionError):
+        return {
+            "dns": "the host name does not resolve",
+            "connect": "connection refused or host unreachable",
+            "disconnected": "the server closed the connection",
+            "payload": "the answer was cut short",
+        }.get(getattr(err, "kind", ""), "the connection failed")
+    if isinstance(err, APIStatusError):
+        return f"HTTP {err.status}"
+    return type(err).__name__ if err is not None else "failed"
+
+
+class RetryReporter:
+    """Tells the user, as it happens, that requests fail and are retried (not 429s: normal)."""
+
+    def __init__(self, quiet: bool, max_retries: int, timeout: float) -> None:
+        self.quiet = quiet
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self._last: dict[str, float] = {}
+
+    def __call__(self, event: Event) -> None:
+        try:
+            if self.quiet or isinstance(event.error, RateLimitError) or event.status == 429:
+                return
+            api = _API_NAMES[_api_of(event.url, event.api)]
+            where = _origin(event.url)
+            reason = _connection_reason(event.error, self.timeout)
+            line = (f"{api} at {where}: {reason}; retrying in {event.wait or 0:.1f} s "
+                    f"(attempt {event.attempt} of {self.max_retries + 1} failed)")
+            key = f"{api}|{where}|{reason}|{event.attempt}"
+            now = time.monotonic()
+            if now - self._last.get(key, -1e9) < 1.0:
+                return  # parallel calls failing the same way at once: one line
+            self._last[key] = now
+            say(line)
+        except Exception:  # pragma: no cover - a report must never break a request
+            return
+
+
+def describe_error(err: BigCommerceError, cfg: Config, timeout: float) -> CliError:
+    """One sentence (and its exit code) for an error the export ended with."""
+    url = str(getattr(err, "url", "") or "")
+    api = _api_of(url)
+    name = _API_NAMES[api]
+    url_source = cfg.sources.get("b2b_url" if api == "b2b" else "v2_url", "")
+    token_source = cfg.sources.get("token", TOKEN_VAR)
+    hash_source = cfg.sources.get("store_hash", STORE_HASH_VAR)
+    tries = f" after {err.attempts} attempts" if err.attempts > 1 else ""
+    scope = ("the B2B Edition scope" if api == "b2b"
+             else "the Orders scope (read-only is enough; --with-products reads V2 order "
+                  "products)")
+    if isinstance(err, AuthenticationError):
+        said = f": {err.server_message}" if err.server_message else ""
+        return CliError(EXIT_CONFIG, (
+            f"the {name} refused the access token (401 Unauthorized{said}): check "
+            f"{token_source}; it must be the token of a store-level API account with {scope}"
+        ))
+    if isinstance(err, PermissionDeniedError):
+        said = f": {err.server_message}" if err.server_message else ""
+        return CliError(EXIT_CONFIG, (
+            f"the {name} refused access (403 Forbidden{said}): check that {hash_source} is "
+            f"the store of the token in {token_source} and that its API account has {scope}"
+        ))
+    if isinstance(err, APIConnectionError):
+        where = _origin(err.url) if err.url else name
+        src = f" (from {url_source})" if url_source else ""
+        kind = getattr(err, "kind", "")
+        if kind == "dns":
+            host = urlsplit(err.url).hostname if err.url else "?"
+            return CliError(EXIT_API, (
+                f"the host name {host}{src} does not resolve: check the URL and the "
+                "network's DNS"
+            ))
+        reason = _connection_reason(err, timeout)
+        return CliError(EXIT_API, (
+            f"cannot connect to the {name} at {where}{src}{tries}: {reason}; check the URL "
+            "and the network"
+        ))
+    if isinstance(err, InvalidArgumentError):
+        return CliError(EXIT_USAGE, _flagify(err.message, cfg.sources))
+    return CliError(EXIT_API, f"the {name} failed: {err}")
+
+
+# -- the run ---------------------------------------------------------------------------------
+class Run:
+    """One ``bcb2b export orders``: checked and opened before any request, then run."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.cfg: Config | None = None
+        self.client: B2BClient | None = None
+        self.output: Output | None = None
+        self.state_file: StateFile | None = None
+        self.state: SyncState | None = None
+        self.fmt = "jsonl"
+        self.policy = RetryPolicy(max_retries=args.max_retries)
+        self.timeout = 30.0
+        self.reporter = RetryReporter(args.quiet, args.max_retries, self.timeout)
+
+    # Everything that can be refused is refused here, before any request.
+    def prepare(self) -> None:
+        """Check the flags, read the configuration, lock and load the state, open --out."""
+        args = self.args
+        if args.out == "":
+            raise CliError(EXIT_USAGE, "--out is empty: name a file, or - for stdout")
+        if args.state == "":
+            raise CliError(EXIT_USAGE, "--state is empty: name a file")
+        if args.sandbox_orders is not None and not args.sandbox:
+            raise CliError(EXIT_USAGE, "--sandbox-orders needs --sandbox")
+        if args.state is not None:
+            given = [f for f, v in (("--since", args.since), ("--until", args.until))
+                     if v is not None]
+            if given:
+                raise CliError(EXIT_USAGE, (
+                    f"{' and '.join(given)} cannot be combined with --state: a sync exports "
+                    "every order changed since its last run, whenever it was created (run a "
+                    "full export for a date range, or keep one state file per range of "
+                    "companies or channels instead)"
+                ))
+            if args.out != "-" and os.path.abspath(args.out) == os.path.abspath(args.state):
+                raise CliError(EXIT_USAGE, "--out and --state must be different files")
+        elif args.margin is not None:
+            raise CliError(EXIT_USAGE, "--margin needs --state")
+        now = int(time.time())
+        if args.since is not None and args.since > now:
+            raise CliError(EXIT_USAGE, "--since is in the future: no order was created yet")
+        if args.since is not None and args.until is not None and args.since > args.until:
+            raise CliError(EXIT_USAGE, "--since must not be after --until")
+        self.fmt = output_format(args.out, args.format)
+        if not args.sandbox:
+            self.cfg = resolve_config(args, os.environ)
+            self.client = self._client(self.cfg)
+        if args.state is not None:
+            self.state_file = StateFile(args.state)
+            self.state = self.state_file.open()
+        self.output = open_output(args.out)
+
+    def _client(self, cfg: Config) -> B2BClient:
+        try:
+            return B2BClient(
+                cfg.store_hash, cfg.token, b2b_base_url=cfg.b2b_url, v2_base_url=cfg.v2_url,
+                b2b_rate_limit=self.args.b2b_rate, v2_rate_limit=self.args.v2_rate,
+                retry_policy=self.policy, timeout=self.timeout,
+                hooks=Hooks(on_retry=self.reporter),
+            )
+        except InvalidArgumentError as err:
+            raise CliError(EXIT_CONFIG, "invalid configuration: "
+                                        + _flagify(err.message, cfg.sources)) from None
+
+    def release(self) -> None:
+        """Undo what :meth:`prepare` opened and :meth:`run` did not commit."""
+        if self.output is not None:
+            self.output.abort()
+        if self.state_file is not None:
+            self.state_file.release()
+
+    async def run(self) -> int:
+        """Run the export with SIGINT/SIGTERM handled: the run is cancelled, not killed."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        stopped: list[int] = []
+
+        def stop(code: int) -> None:
+            if not stopped:
+                stopped.append(code)
+            task.cancel()
+
+        sigs = []
+        for sig, code in ((signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)):
+            try:
+                loop.add_signal_handler(sig, stop, code)
+            except (RuntimeError, ValueError, NotImplementedError):  # pragma: no cover
+                continue  # not the main thread: the default handling stays
+            sigs.append(sig)
+        if not os.environ.get("BCB2B_DEBUG"):
+            # Whatever a cancelled task or generator says while being torn down is noise.
+            loop.set_exception_handler(lambda _loop, _context: None)
+        try:
+            return await self._run()
+        except asyncio.CancelledError:
+            if stopped:
+                raise _Stop(stopped[0]) from None
+            raise
+        finally:
+            for sig in sigs:
+                loop.remove_signal_handler(sig)
+
+    async def _run(self) -> int:
+        args = self.args
+        sandbox: Any = None
+        try:
+            if args.sandbox:
+                sandbox = await self._start_sandbox()
+            assert self.client is not None and self.cfg is not None
+            client = self.client
+            progress = Progress(args.quiet, client.stats)
+            started = time.monotonic()
+            try:
+                async with client:
+                    count = await self._export(client, progress)
+            except BigCommerceError as err:
+                told = describe_error(err, self.cfg, self.timeout)
+                output = self.output
+                assert output is not None
+                raise CliError(told.code, f"{told.message}; {output.left_as()}"
+                                          f"{self._state_left()}") from None
+            except CliError as err:
+                raise CliError(err.code, err.message + self._state_left()) from None
+            finally:
+                progress.close()
+            return self._finish(count, time.monotonic() - started)
+        finally:
+            if sandbox is not None:
+                await sandbox.close()
+
+    async def _start_sandbox(self) -> Any:
+        from .testing import SandboxStore
+
+        args = self.args
+        n = args.sandbox_orders if args.sandbox_orders is not None else 20_000
+        if not args.quiet:
+            say(f"starting the sandbox store with {n:,} orders…")
+        store = SandboxStore(orders=n)
+        await store.start()
+        if not args.channels:
+            args.channels = sorted(store.channels)  # the sandbox's orders are on several
+        self.cfg = Config(store.store_hash, store.access_token, store.b2b_base_url,
+                          store.v2_base_url, {"b2b_url": "the sandbox", "v2_url": "the sandbox",
+                                              "token": "the sandbox",
+                                              "store_hash": "the sandbox"})
+        self.client = self._client(self.cfg)
+        return store
+
+    async def _export(self, client: B2BClient, progress: Progress) -> int:
+        args = self.args
+        output = self.output
+        assert output is not None
+        encoder = msgspec.json.Encoder()
+        buf = io.StringIO()
+        writer = csv.writer(buf) if self.fmt == "csv" else None
+        header = False
+        count = 0
+
+        def flush() -> None:
+            data = buf.getvalue()
+            if data:
+                output.write(data.encode("utf-8"))
+                buf.seek(0)
+                buf.truncate()
+
+        items = self._sync_items(client, progress) if self.state is not None else export_orders(
+            client,
+            channel_ids=args.channels,
+            company_id=args.company_id,
+            created_from=args.since,
+            created_to=args.until,
+            with_products=args.with_products,
+            concurrency=args.concurrency,
+            on_total=progress.set_total,
+        )
+        async with _closing(items):
+            async for item in items:
+                doc = item.to_json_dict()
+                if writer is not None:
+                    if not header:
+                        writer.writerow(CSV_COLUMNS)
+                        header = True
+                    writer.writerow(_row_csv(doc))
+                else:
+                    buf.write(encoder.encode(doc).decode("utf-8"))
+                    buf.write("\n")
+                count += 1
+                if buf.tell() >= _WRITE_CHUNK:
+                    flush()
+                progress.advance()
+        if writer is not None and not header and self.state is None:
+            writer.writerow(CSV_COLUMNS)  # an empty export is still a CSV with its header
+        flush()
+        return count
+
+    async def _sync_items(self, client: B2BClient,
+                          progress: Progress) -> AsyncIterator[ExportedOrder]:
+        args = self.args
+        assert self.state is not None
+        kwargs: dict[str, Any] = {}
+        if args.margin is not None:
+            kwargs["margin"] = args.margin
+        accepted = inspect.signature(sync_orders).parameters
+        if "on_total" in accepted:
+            kwargs["on_total"] = progress.set_total
+        else:
+            await self._count_changes(client, progress)
+        orders = sync_orders(client, self.state, channel_ids=args.channels,
+                             company_id=args.company_id, **kwargs)
+        async with _closing(orders):
+            if not args.with_products:
+                async for order in orders:
+                    yield ExportedOrder(order=order)
+                return
+            enriched = _enrich(client, orders, args.concurrency)
+            async with _closing(enriched):
+                async for item in enriched:
+                    yield item
+
+    async def _count_changes(self, client: B2BClient, progress: Progress) -> None:
+        """The number of changed orders, for the progress total (one request).
+
+        Used while :func:`sync_orders` has no ``on_total``; approximate at the range's
+        edges, which is all a progress bar needs.
+        """
+        assert self.state is not None
+        args = self.args
+        margin = args.margin if args.margin is not None else DEFAULT_MARGIN
+        hi = int(time.time()) - margin
+        lo = self.state.watermark
+        if lo > hi:
+            return
+        pages = client.orders.list(
+            channel_ids=args.channels, company_id=args.company_id, min_modified=lo,
+            max_modified=hi, sort_by="updatedAt", order_by="ASC", page_size=1, concurrency=1,
+        ).pages()
+        async with _closing(pages):
+            async for page in pages:
+                if page.total is not None:
+                    progress.set_total(page.total)
+                break
+
+    def _finish(self, count: int, elapsed: float) -> int:
+        args = self.args
+        output = self.output
+        assert output is not None and self.client is not None
+        where = "stdout" if args.out == "-" else args.out
+        if self.state is not None and count == 0:
+            output.abort()
+            self._save_state()
+            if not args.quiet:
+                say(f"nothing changed since the last run; {where} left untouched")
+            return EXIT_OK
+        try:
+            output.commit()  # first the output...
+        except CliError as err:
+            raise CliError(err.code, err.message + self._state_left()) from None
+        if self.state is not None:
+            self._save_state(committed=where)  # ...then the state that says it is done
+        if not args.quiet:
+            s = self.client.stats
+            what = "changed orders" if self.state is not None else "orders"
+            saved = f"; state saved to {args.state}" if self.state is not None else ""
+            say(f"exported {count:,} {what} to {where} ({self.fmt}) in {elapsed:.1f} s "
+                f"({count / max(elapsed, 1e-6) * 60:,.0f} orders/min); requests "
+                f"{s.requests:,}, retries {s.retries}, 429s {s.rate_limited}{saved}")
+        return EXIT_OK
+
+    def _state_left(self) -> str:
+        return "; the state was not changed" if self.state is not None else ""
+
+    def _save_state(self, committed: str | None = None) -> None:
+        assert self.state_file is not None and self.state is not None
+        try:
+            self.state_file.save(self.state)
+        except CliError as err:
+            if committed is None:
+                raise
+            raise CliError(EXIT_OUTPUT, (
+                f"{committed} was written, but the state could not be saved ({err.message}); "
+                "the next run exports these orders again"
+            )) from None
+
+
+def _enrich(client: B2BClient, orders: AsyncIterator[Order],
+            concurrency: int) -> AsyncIterator[ExportedOrder]:
+    """Products for a stream of orders through both quotas: the full export's own path."""
+    from . import export
+
+    public = getattr(export, "enrich_orders", None)
+    if public is not None:
+        stream: AsyncIterator[ExportedOrder] = public(client, orders, concurrency=concurrency)
+        return stream
+    return export._enrich(client, orders, concurrency, "bulk", "both")
 
 
 def _row_csv(doc: dict[str, Any]) -> list[str]:
@@ -218,7 +1304,7 @@ def _row_csv(doc: dict[str, Any]) -> list[str]:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, list | dict):
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            return msgspec.json.encode(value).decode("utf-8")
         return str(value)
 
     products = doc.get("products")
@@ -231,188 +1317,86 @@ def _row_csv(doc: dict[str, Any]) -> list[str]:
     return [cell(row.get(col)) for col in CSV_COLUMNS]
 
 
-class AtomicOutput:
-    """An output file written to a temp file beside it and renamed into place on success."""
+class _OneLine(logging.Formatter):
+    """Library log records as ``bcb2b: message`` lines, without tracebacks."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
-                                        dir=str(path.parent))
-        self.fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
-
-    def commit(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self.fh.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.tmp)
+    def format(self, record: logging.LogRecord) -> str:
+        return f"bcb2b: {redact(record.getMessage())}"
 
 
-async def _sandbox(n_orders: int) -> Any:
-    from .testing import SandboxStore
-
-    store = SandboxStore(orders=n_orders)
-    await store.start()
-    return store
-
-
-async def run_export(args: argparse.Namespace) -> int:
-    """Run ``bcb2b export orders`` with parsed arguments; returns the exit code."""
-    store_hash = args.store_hash or os.environ.get("BCB2B_STORE_HASH")
-    token = args.access_token or os.environ.get("BCB2B_ACCESS_TOKEN")
-    b2b_url = args.b2b_url or os.environ.get("BCB2B_B2B_URL")
-    v2_url = args.v2_url or os.environ.get("BCB2B_V2_URL")
-    sandbox: Any = None
-    if args.sandbox:
-        if not args.quiet:
-            print(f"bcb2b: starting the sandbox store with {args.sandbox_orders:,} orders…",
-                  file=sys.stderr)
-        sandbox = await _sandbox(args.sandbox_orders)
-        store_hash, token = sandbox.store_hash, sandbox.access_token
-        if not args.channels:
-            # The sandbox's orders live on several channels; export them all.
-            args.channels = sorted(sandbox.channels)
-        b2b_url, v2_url = sandbox.b2b_base_url, sandbox.v2_base_url
-    elif not store_hash or not token:
-        print(
-            "bcb2b: no credentials: set BCB2B_STORE_HASH and BCB2B_ACCESS_TOKEN (or pass "
-            "--store-hash/--access-token), or add --sandbox to export from the built-in "
-            "sandbox store",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    fmt = args.format or ("csv" if str(args.out).lower().endswith(".csv") else "jsonl")
-    kwargs: dict[str, Any] = {"b2b_rate_limit": args.b2b_rate, "v2_rate_limit": args.v2_rate}
-    if b2b_url:
-        kwargs["b2b_base_url"] = b2b_url
-    if v2_url:
-        kwargs["v2_base_url"] = v2_url
-    try:
-        try:
-            client = B2BClient(store_hash or "", token or "", **kwargs)
-        except InvalidArgumentError as err:
-            print(f"bcb2b: invalid configuration: {err}", file=sys.stderr)
-            return EXIT_CONFIG
-        try:
-            out = AtomicOutput(Path(args.out))
-        except OSError as err:
-            print(f"bcb2b: cannot write {args.out}: {err}", file=sys.stderr)
-            return EXIT_OUTPUT
-        progress = Progress(args.quiet, client)
-        started = time.monotonic()
-        count = 0
-        try:
-            async with client:
-                count = await _write(client, args, fmt, out.fh, progress)
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
-        finally:
-            progress.close()
-        if not args.quiet:
-            elapsed = time.monotonic() - started
-            s = client.stats
-            print(
-                f"bcb2b: exported {count:,} orders to {args.out} ({fmt}) in {elapsed:.1f} s "
-                f"({count / max(elapsed, 1e-6) * 60:,.0f} orders/min); requests "
-                f"{s.requests:,}, retries {s.retries}, 429s {s.rate_limited}",
-                file=sys.stderr,
-            )
-        return EXIT_OK
-    except InvalidArgumentError as err:
-        print(f"bcb2b: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except BigCommerceError as err:
-        print(f"bcb2b: export failed, nothing written: {err}", file=sys.stderr)
-        return EXIT_API
-    finally:
-        if sandbox is not None:
-            await sandbox.close()
+def _setup_logging() -> None:
+    log = logging.getLogger("bcb2b_async")
+    if os.environ.get("BCB2B_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_OneLine())
+    log.addHandler(handler)
+    log.propagate = False
 
 
-async def _write(
-    client: B2BClient, args: argparse.Namespace, fmt: str, fh: IO[str], progress: Progress
-) -> int:
-    encoder = msgspec.json.Encoder()
-    writer = csv.writer(fh) if fmt == "csv" else None
-    if writer is not None:
-        writer.writerow(CSV_COLUMNS)
-    count = 0
-    buf = io.StringIO()
-
-    def emit(doc: dict[str, Any]) -> None:
-        if writer is not None:
-            writer.writerow(_row_csv(doc))
-        else:
-            buf.write(encoder.encode(doc).decode("utf-8"))
-            buf.write("\n")
-
-    state: SyncState | None = None
-    items: AsyncIterator[ExportedOrder]
-    if args.state:
-        state = SyncState.load(args.state)
-        items = _sync_items(client, args, state)
-    else:
-        items = export_orders(
-            client,
-            channel_ids=args.channels,
-            company_id=args.company_id,
-            created_from=args.since,
-            created_to=args.until,
-            with_products=args.with_products,
-            concurrency=args.concurrency,
-            on_total=progress.set_total,
-        )
-    async for item in items:
-        emit(item.to_json_dict())
-        count += 1
-        if buf.tell() > 1 << 16:
-            fh.write(buf.getvalue())
-            buf.seek(0)
-            buf.truncate()
-        progress.advance()
-    fh.write(buf.getvalue())
-    if state is not None:
-        # The output is complete: only now may the state move forward.
-        state.save(args.state)
-    return count
-
-
-async def _sync_items(
-    client: B2BClient, args: argparse.Namespace, state: SyncState
-) -> AsyncIterator[ExportedOrder]:
-    async for order in sync_orders(
-        client, state, channel_ids=args.channels, company_id=args.company_id
-    ):
-        products = None
-        if args.with_products:
-            products = await client.orders.products(order.bc_order_id, priority="bulk")
-        yield ExportedOrder(order=order, products=products)
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(EXIT_TERMINATED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``bcb2b`` console script."""
+    """Entry point of the ``bcb2b`` console script; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "export" and args.what == "orders":
-        if args.since is not None and args.until is not None and args.since > args.until:
-            parser.error("--since must not be after --until")
-        if args.sandbox_orders != 20_000 and not args.sandbox:
-            parser.error("--sandbox-orders needs --sandbox")
+    args = parser.parse_args(argv)  # exits 2 with argparse's message on bad flags
+    if not (args.command == "export" and args.what == "orders"):  # pragma: no cover
+        parser.error("unknown command")
+    _setup_logging()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    run = Run(args)
+    stop_words = {EXIT_INTERRUPTED: "interrupted", EXIT_TERMINATED: "terminated"}
+    try:
         try:
-            return asyncio.run(run_export(args))
-        except KeyboardInterrupt:
-            print("bcb2b: interrupted; nothing written", file=sys.stderr)
-            return EXIT_INTERRUPTED
-    parser.error("unknown command")  # pragma: no cover - argparse enforces choices
-    return EXIT_USAGE
+            run.prepare()
+            return asyncio.run(run.run())
+        finally:
+            run.release()
+    except CliError as err:
+        say(err.message)
+        return err.code
+    except StateLockedError as err:
+        say(err.message)
+        return EXIT_LOCKED
+    except (KeyboardInterrupt, _Stop) as err:
+        code = err.code if isinstance(err, _Stop) else EXIT_INTERRUPTED
+        left = run.output.left_as() if run.output is not None else "nothing was written"
+        state = "; the state was not changed" if run.state is not None else ""
+        say(f"{stop_words[code]}; {left}{state}")
+        return code
+    except Exception as err:
+        if os.environ.get("BCB2B_DEBUG"):
+            raise
+        say(f"internal error: {type(err).__name__}: {err} (rerun with BCB2B_DEBUG=1 for the "
+            "traceback, and please report it)")
+        return EXIT_INTERNAL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = ["CSV_COLUMNS", "build_parser", "main", "parse_time", "run_export"]
+__all__ = [
+    "CSV_COLUMNS",
+    "EXIT_API",
+    "EXIT_CONFIG",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_OUTPUT",
+    "EXIT_TERMINATED",
+    "EXIT_USAGE",
+    "AtomicOutput",
+    "CliError",
+    "DirectOutput",
+    "Output",
+    "build_parser",
+    "main",
+    "open_output",
+    "parse_time",
+    "redact",
+    "temp_name",
+]

@@ -19,16 +19,32 @@ from bcb2b_async.testing import SandboxStore
 CHANNELS = [1, 2, 3]
 
 
-async def run_cli(*args: str, env: dict[str, str] | None = None,
-                  timeout: float = 120) -> tuple[int, str, str]:
+def base_env() -> dict[str, str]:
+    """The test runner's environment without any BCB2B_* variable."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("BCB2B_")}
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+                  cwd: str | Path | None = None, **popen: Any) -> tuple[int, str, str]:
+    """Run ``python -m bcb2b_async ARGS``; returns (exit code, stdout, stderr).
+
+    Killed (and the test failed) when it runs longer than ``timeout`` seconds.
+    """
+    kwargs: dict[str, Any] = {"stdout": asyncio.subprocess.PIPE,
+                              "stderr": asyncio.subprocess.PIPE,
+                              "stdin": asyncio.subprocess.DEVNULL, **popen}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bcb2b_async", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        env={**base_env(), **(env or {})}, cwd=cwd, **kwargs,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"bcb2b {' '.join(args)} ran over {timeout} s") from None
     assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return proc.returncode, (out or b"").decode(), (err or b"").decode()
 
 
 def store_env(store: SandboxStore) -> dict[str, str]:
@@ -111,13 +127,14 @@ async def test_incremental_state_runs(tmp_path: Path) -> None:
     async with SandboxStore(orders=400, b2b_rate=None, v2_rate=None) as store:
         state = tmp_path / "state.json"
         args = ["export", "orders", "--quiet", "--state", str(state), "--b2b-rate", "off",
-                *[a for c in CHANNELS for a in ("--channel", str(c))]]
+                "--margin", "1", *[a for c in CHANNELS for a in ("--channel", str(c))]]
         code, _, err = await run_cli(*args, "--out", str(tmp_path / "a.jsonl"),
                                      env=store_env(store))
         assert code == 0, err
         assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 400
         await asyncio.sleep(1.05)
         store.update_order(150, po_number="CHANGED")
+        await asyncio.sleep(1.05)  # past the one-second --margin
         code, _, err = await run_cli(*args, "--out", str(tmp_path / "b.jsonl"),
                                      env=store_env(store))
         assert code == 0, err
@@ -136,7 +153,8 @@ async def test_incremental_state_runs(tmp_path: Path) -> None:
         (["export", "orders", "--out", "x.jsonl", "--since", "200", "--until", "100"], 2,
          "--since must not be after --until"),
         (["export", "orders", "--out", "x.jsonl", "--b2b-rate", "fast"], 2, "not a rate"),
-        (["export", "orders", "--out", "x.jsonl"], 3, "no credentials"),
+        (["export", "orders", "--out", "x.jsonl"], 3,
+         "BCB2B_STORE_HASH and BCB2B_ACCESS_TOKEN are not set"),
     ],
 )
 async def test_bad_flags(tmp_path: Path, args: list[str], code: int, needle: str) -> None:
@@ -153,7 +171,7 @@ async def test_api_failure_leaves_no_file(tmp_path: Path) -> None:
         env = {**store_env(store), "BCB2B_ACCESS_TOKEN": "wrong-token"}
         out = tmp_path / "o.jsonl"
         code, _, err = await run_cli("export", "orders", "--out", str(out), env=env)
-        assert code == 4
+        assert code == 3  # the store refused the credentials: a configuration problem
         assert "401" in err and "wrong-token" not in err
         assert not out.exists()
         assert not list(tmp_path.iterdir())
