@@ -20,13 +20,12 @@ from collections.abc import (
 )
 from typing import Any, Generic, TypeVar
 
-from .errors import BigCommerceError, InvalidArgumentError
+from .errors import BigCommerceError
 
 __all__ = ["BatchResult", "fan_in", "run_batch", "stream_batch"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-BatchKey = int
 
 #: Default number of items in flight in a batch.
 DEFAULT_CONCURRENCY = 8
@@ -69,37 +68,6 @@ class BatchResult(Generic[V]):
             f"BatchResult(items={len(self._order)}, succeeded={len(self.succeeded)}, "
             f"failed={len(self.failed)})"
         )
-
-
-def check_batch_ids(name: str, ids: Iterable[object], validate: Callable[[object], object]) -> None:
-    """Validate every id; report all problems (by id) in one InvalidArgumentError."""
-    problems: list[str] = []
-    seen: set[object] = set()
-    for raw in ids:
-        try:
-            validate(raw)
-        except InvalidArgumentError as err:
-            problems.append(f"{raw!r}: {err.message}")
-            continue
-        if raw in seen:
-            problems.append(f"{raw!r}: duplicate id")
-        seen.add(raw)
-    if problems:
-        raise invalid_items_error(name, problems)
-
-
-def invalid_items_error(name: str, problems: list[str]) -> InvalidArgumentError:
-    """One error for every bad item of a batch (the first 20 spelled out)."""
-    shown = "; ".join(problems[:20])
-    more = f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""
-    return InvalidArgumentError(f"{name}: {len(problems)} invalid item(s): {shown}{more}")
-
-
-def check_concurrency(value: object) -> int:
-    """``concurrency`` must be an int in 1..256."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
-        raise InvalidArgumentError(f"concurrency must be an int in 1..256, got {value!r}")
-    return value
 
 
 async def run_batch(
