@@ -1,15 +1,27 @@
 """``python -m bcb2b_async.testing``: serve a sandbox store until SIGTERM/SIGINT.
 
-Prints one line ``SANDBOX http://127.0.0.1:PORT`` to stdout once it is listening.
+Once it is listening, prints to stdout a first line ``SANDBOX http://127.0.0.1:PORT`` (for
+scripts that wait for it), then the store hash and access token, and the ``export
+BCB2B_...=`` lines to paste into a shell so that ``bcb2b`` and ``B2BClient.from_env()``
+use the sandbox::
+
+    SANDBOX http://127.0.0.1:8765
+    # store hash: sandbox, access token: sandbox-token; paste these lines into your shell:
+    export BCB2B_STORE_HASH=sandbox
+    export BCB2B_ACCESS_TOKEN=sandbox-token
+    export BCB2B_B2B_URL=http://127.0.0.1:8765
+    export BCB2B_V2_URL=http://127.0.0.1:8765
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import signal
 import sys
 
+from .._client import ENV_VARS
 from ._ratelimit import RateWindow
 from ._store import SandboxStore
 
@@ -83,9 +95,26 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with store:
-        sys.stdout.write(f"SANDBOX {store.base_url}\n")
+        sys.stdout.write(announcement(store))
         sys.stdout.flush()
         await stop.wait()
+
+
+def announcement(store: SandboxStore) -> str:
+    """What the runner prints once the store listens: its URL, credentials and exports."""
+    env = {
+        ENV_VARS["store_hash"]: store.store_hash,
+        ENV_VARS["access_token"]: store.access_token,
+        ENV_VARS["b2b_base_url"]: store.b2b_base_url,
+        ENV_VARS["v2_base_url"]: store.v2_base_url,
+    }
+    lines = [
+        f"SANDBOX {store.base_url}",
+        f"# store hash: {store.store_hash}, access token: {store.access_token}; paste these "
+        "lines into your shell:",
+        *(f"export {key}={shlex.quote(value)}" for key, value in env.items()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
