@@ -70,7 +70,7 @@ class JoinPlan:
 
 
 async def plan_join(
-    orders: V2Orders, lo: int, hi: int, b2b_total: int, *, priority: Priority
+    orders: V2Orders, lo: int, hi: int, b2b_total: int, *, priority: Priority | None
 ) -> JoinPlan:
     """Count the V2 orders of the export's span once (one request) and compare.
 
@@ -92,7 +92,7 @@ async def v2_orders_for(
     hi: int,
     *,
     include_lines: bool,
-    priority: Priority,
+    priority: Priority | None,
     max_pages: int = 100_000,
 ) -> dict[int, V2Order]:
     """The V2 orders among ``ids`` found in the V2 list over :func:`v2_window` of

@@ -74,7 +74,14 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -82,10 +89,11 @@ from typing import Any, Literal
 
 import msgspec
 
-from ._batch import fan_in
+from ._batch import fan_in, run_batch
 from ._client import B2BClient
 from ._config import Priority
 from ._decode import envelope_decoder
+from ._joined import JoinPlan, plan_join, v2_orders_for
 from ._validate import (
     channel_ids as check_channel_ids,
 )
@@ -101,20 +109,31 @@ from ._validate import (
 )
 from .errors import BigCommerceError, InvalidArgumentError
 from .models.b2b_orders import Order, OrderProduct, OrderProductOption
-from .models.v2_orders import V2OrderProduct
+from .models.v2_orders import (
+    V2Consignments,
+    V2Order,
+    V2OrderProduct,
+    V2ShippingAddress,
+    V2ShippingConsignment,
+)
 
 __all__ = [
+    "ALL_CHANNELS",
     "DEFAULT_MARGIN",
+    "JOIN_GROUP",
     "BoundSemantics",
     "ExportedOrder",
     "SyncState",
     "b2b_product_from_v2",
+    "enrich_orders",
     "export_orders",
     "probe_bounds",
     "sync_orders",
 ]
 
 PAGE_SIZE = 200
+#: ``channel_ids="all"``: every enabled channel of the store.
+ALL_CHANNELS = "all"
 #: Seconds before "now" where a sync run ends its range (see the module docstring).
 DEFAULT_MARGIN = 5
 #: The largest Unix second a timestamp or watermark may hold (as the validators use).
@@ -203,15 +222,20 @@ def _check_callback(name: str, value: object) -> None:
 
 
 class ExportedOrder(msgspec.Struct, kw_only=True):
-    """One exported order: the B2B order, plus its products when asked for.
+    """One exported order: the B2B order, plus its products and V2 details when asked for.
 
-    ``products`` are B2B order products (``None`` without ``with_products``). Orders
-    enriched through the V2 quota have their V2 order products mapped onto the same B2B
-    shape (see :func:`b2b_product_from_v2`), so every row looks alike.
+    ``products`` are B2B order products (``None`` without ``with_products``). Lines read
+    from the V2 API (the V2 orders list's embedded lines, or ``/v2/orders/{id}/products``)
+    are mapped onto the same B2B shape (see :func:`b2b_product_from_v2`), so every row
+    looks alike. ``details`` (with ``with_details``) is the V2 store order — billing
+    address, totals, tax, discounts, payment, currency, notes, ``items_total`` /
+    ``items_shipped``, dates — and ``shipping_addresses`` its shipping addresses.
     """
 
     order: Order
     products: list[OrderProduct] | None = None
+    details: V2Order | None = None
+    shipping_addresses: list[V2ShippingAddress] | None = None
 
     @property
     def bc_order_id(self) -> int:
@@ -219,10 +243,15 @@ class ExportedOrder(msgspec.Struct, kw_only=True):
         return self.order.bc_order_id
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The order with the API's own field names, plus ``products`` when present."""
+        """The order with the API's own field names, plus ``products`` when present and
+        ``details`` (V2 field names, with ``shipping_addresses``) when present."""
         doc: dict[str, Any] = msgspec.to_builtins(self.order)
         if self.products is not None:
             doc["products"] = msgspec.to_builtins(self.products)
+        if self.details is not None:
+            details: dict[str, Any] = msgspec.to_builtins(self.details)
+            details["shipping_addresses"] = msgspec.to_builtins(self.shipping_addresses or [])
+            doc["details"] = details
         return doc
 
 
@@ -470,14 +499,16 @@ def _slices(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
 async def export_orders(
     client: B2BClient,
     *,
-    channel_ids: Sequence[int] | None = None,
+    channel_ids: Sequence[int] | Literal["all"] | None = None,
     company_id: int | None = None,
     created_from: int | datetime | None = None,
     created_to: int | datetime | None = None,
     with_products: bool = False,
+    with_details: bool = False,
     concurrency: int = 4,
     priority: Priority | None = "bulk",
     products_source: Literal["both", "b2b", "v2"] = "both",
+    plan: Literal["auto", "per_order"] = "auto",
     on_total: Callable[[int], object] | None = None,
     show_extra: bool = True,
 ) -> AsyncIterator[ExportedOrder]:
@@ -490,17 +521,31 @@ async def export_orders(
     the start of the export. The range is split into time slices walked by ``concurrency``
     (1..64) workers; orders come out in no particular global order.
 
-    ``with_products=True`` attaches each order's products, fetched concurrently through
-    both quotas (B2B ``/orders/{id}/products`` and V2 ``/orders/{id}/products`` are
-    limited separately), so enrichment runs near the sum of the two quotas.
-    ``on_total`` is called once with the number of orders in range, for progress bars.
-    ``show_extra`` (default True) includes each order's extra field values.
+    ``channel_ids="all"`` exports every enabled channel of the store (one
+    ``GET /channels``; channel 1 on a store without multi-storefront).
+
+    ``with_products=True`` attaches each order's products and ``with_details=True`` its
+    V2 store order (:attr:`ExportedOrder.details`, :attr:`ExportedOrder.shipping_addresses`).
+    With ``plan="auto"`` (default) they come from the V2 orders list at list speed: each
+    group of B2B orders (up to :data:`JOIN_GROUP`) is joined by id with the V2 list over
+    the same time span, lines embedded (``include=consignments.line_items``), 250 orders a
+    request; an order not found there, or whose embedded lines cannot be trusted (a
+    consignment over 50 lines, lines missing, quantities not adding up to ``items_total``),
+    is fetched on its own. One ``GET /v2/orders/count`` over the export's span decides, per
+    group, whether the V2 walk costs fewer requests than one call per order (on a store
+    where B2B orders are a small share it may not); see :mod:`bcb2b_async._joined`.
+    ``plan="per_order"`` fetches every order's products and details on its own.
+    Per-order calls run concurrently through both quotas (B2B ``/orders/{id}/products``
+    and V2 ``/orders/{id}/products`` are limited separately; ``products_source`` can pin
+    one). ``on_total`` is called once with the number of orders in range, for progress
+    bars. ``show_extra`` (default True) includes each order's extra field values.
 
     Any failure (a 403, a 5xx after its retries, a malformed answer) ends the export with
     that typed error; the other walks and enrichment calls are cancelled at once. Bad
     arguments raise :class:`~bcb2b_async.InvalidArgumentError` before any request.
     """
-    channels = check_channel_ids(channel_ids)
+    every_channel = channel_ids == ALL_CHANNELS
+    channels = None if every_channel else check_channel_ids(channel_ids)
     cid = optional_positive_id("company_id", company_id)
     prio = _check_priority(priority)
     start = int(time.time())
@@ -512,10 +557,15 @@ async def export_orders(
     int_range("concurrency", concurrency, 1, 64)
     if not isinstance(with_products, bool):
         raise InvalidArgumentError("with_products must be a bool")
+    if not isinstance(with_details, bool):
+        raise InvalidArgumentError("with_details must be a bool")
     source = choice("products_source", products_source, ("both", "b2b", "v2"))
+    how = choice("plan", plan, ("auto", "per_order"))
     if not isinstance(show_extra, bool):
         raise InvalidArgumentError("show_extra must be a bool")
     _check_callback("on_total", on_total)
+    if every_channel:
+        channels = await client.channels.enabled_ids(priority=prio) or [1]
     base = _base_params(channels, cid, show_extra=show_extra)
 
     # First order in range (bounds widened: exact whatever the semantics; the walk filters
@@ -533,15 +583,32 @@ async def export_orders(
     # Slice from the first order in range, not from 1970: otherwise nearly every order
     # falls in the last slice and one worker walks them all.
     lo = max(lo, _ts(first[0], "createdAt"))
+    # Enough slices to keep the workers busy, not more than the orders fill pages: each
+    # slice costs at least one request.
+    parts = concurrency * 4 if total is None else max(1, min(concurrency * 4,
+                                                             -(-total // PAGE_SIZE)))
+    per_order = _PerOrder(client, prio, source)
+    if (with_products or with_details) and how == "auto":
+        join = await plan_join(client.v2.orders, lo, hi, total or 0, priority=prio) \
+            if total is not None else JoinPlan(None)
+        # Groups of JOIN_GROUP bound the memory; slices only spread the work.
+        async with contextlib.aclosing(_joined_slices(
+            client, _slices(lo, hi, parts), base, semantics, concurrency, prio, join,
+            per_order, with_products=with_products, with_details=with_details,
+        )) as joined:
+            async for item in joined:
+                yield item
+        return
     async with contextlib.aclosing(
-        _walk_slices(client, lo, hi, base, semantics, concurrency, prio)
+        _walk_slices(client, lo, hi, base, semantics, concurrency, prio, parts)
     ) as orders:
-        if not with_products:
+        if not (with_products or with_details):
             async for order in orders:
                 yield ExportedOrder(order=order)
             return
         async with contextlib.aclosing(
-            _enrich(client, orders, concurrency, prio, source)
+            _enrich(orders, per_order, concurrency, with_products=with_products,
+                    with_details=with_details)
         ) as enriched:
             async for item in enriched:
                 yield item
@@ -555,8 +622,9 @@ async def _walk_slices(
     semantics: BoundSemantics,
     concurrency: int,
     priority: Priority | None,
+    parts: int,
 ) -> AsyncGenerator[Order, None]:
-    if concurrency == 1:
+    if concurrency == 1 or parts == 1:
         async with contextlib.aclosing(_keyset_pages(
             client, "createdAt", lo, hi, base, semantics, priority=priority
         )) as pages:
@@ -564,7 +632,7 @@ async def _walk_slices(
                 for order in page:
                     yield order
         return
-    slices = iter(_slices(lo, hi, concurrency * 4))
+    slices = iter(_slices(lo, hi, parts))
 
     async def worker(put: Callable[[Order], Awaitable[None]]) -> None:
         for s_lo, s_hi in slices:
@@ -581,58 +649,250 @@ async def _walk_slices(
             yield order
 
 
-async def _enrich(
-    client: B2BClient,
-    orders: AsyncIterator[Order],
-    concurrency: int,
-    priority: Priority | None,
-    source: str,
-) -> AsyncGenerator[ExportedOrder, None]:
-    """Attach products, spreading the calls over the B2B and V2 quotas.
+class _PerOrder:
+    """Per-order calls for products and details, spread over the B2B and V2 quotas.
 
-    Each call goes to the API whose limiter has a slot soonest (by pending calls weighted
-    by each quota's rate), so enrichment runs near the sum of both quotas.
+    Each products call goes to the API whose limiter has a slot soonest (by pending calls
+    weighted by each quota's rate), so per-order enrichment runs near the sum of both
+    quotas; details (the V2 order and its shipping addresses) only exist on V2.
     """
-    b2b_rate = client.config.b2b_rate_limit
-    v2_rate = client.config.v2_rate_limit
-    b2b_speed = b2b_rate.requests / b2b_rate.seconds if b2b_rate else 1e9
-    v2_speed = v2_rate.requests / v2_rate.seconds if v2_rate else 1e9
-    pending = {"b2b": 0, "v2": 0}
-    by_id: dict[int, Order] = {}
 
-    def pick() -> str:
-        if source != "both":
-            return source
+    def __init__(self, client: B2BClient, priority: Priority | None, source: str) -> None:
+        self._client = client
+        self._priority = priority
+        self._source = source
+        b2b_rate = client.config.b2b_rate_limit
+        v2_rate = client.config.v2_rate_limit
+        self._speed = {
+            "b2b": b2b_rate.requests / b2b_rate.seconds if b2b_rate else 1e9,
+            "v2": v2_rate.requests / v2_rate.seconds if v2_rate else 1e9,
+        }
+        self._pending = {"b2b": 0, "v2": 0}
+
+    def _pick(self) -> str:
+        if self._source != "both":
+            return self._source
         # Expected time to drain each API's queue if this call joins it.
-        b2b_cost = (pending["b2b"] + 1) / b2b_speed
-        v2_cost = (pending["v2"] + 1) / v2_speed
+        b2b_cost = (self._pending["b2b"] + 1) / self._speed["b2b"]
+        v2_cost = (self._pending["v2"] + 1) / self._speed["v2"]
         return "b2b" if b2b_cost <= v2_cost else "v2"
 
-    async def fetch(oid: int) -> list[OrderProduct]:
-        api = pick()
-        pending[api] += 1
+    async def products(self, order: Order) -> list[OrderProduct]:
+        """The order's products, from whichever quota has room soonest."""
+        api = self._pick()
+        self._pending[api] += 1
         try:
             if api == "b2b":
-                return await client.orders.products(oid, priority=priority)
-            order = by_id[oid]
-            return [b2b_product_from_v2(p, order)
-                    for p in await client.v2.orders.products(oid, priority=priority)]
+                return await self._client.orders.products(order.bc_order_id,
+                                                          priority=self._priority)
+            lines = await self._client.v2.orders.products(order.bc_order_id,
+                                                          priority=self._priority)
+            return [b2b_product_from_v2(p, order) for p in lines]
         finally:
-            pending[api] -= 1
+            self._pending[api] -= 1
+
+    async def details(self, order: Order) -> tuple[V2Order, list[V2ShippingAddress]]:
+        """The V2 order and its shipping addresses (two V2 requests)."""
+        self._pending["v2"] += 2
+        try:
+            v2 = self._client.v2.orders
+            got = await v2.get(order.bc_order_id, priority=self._priority)
+            addresses = await v2.shipping_addresses(order.bc_order_id, priority=self._priority)
+            return got, list(addresses)
+        finally:
+            self._pending["v2"] -= 2
+
+    async def fill(self, item: ExportedOrder, *, with_products: bool,
+                   with_details: bool) -> None:
+        """Fetch what ``item`` still lacks."""
+        if with_products and item.products is None:
+            item.products = await self.products(item.order)
+        if with_details and item.details is None:
+            item.details, item.shipping_addresses = await self.details(item.order)
+
+
+async def _enrich(
+    orders: AsyncIterator[Order],
+    per_order: _PerOrder,
+    concurrency: int,
+    *,
+    with_products: bool,
+    with_details: bool,
+) -> AsyncGenerator[ExportedOrder, None]:
+    """Attach products and/or details with one call per order (``plan="per_order"``)."""
+    by_id: dict[int, ExportedOrder] = {}
+
+    async def fetch(oid: int) -> None:
+        await per_order.fill(by_id[oid], with_products=with_products,
+                             with_details=with_details)
 
     async def ids() -> AsyncIterator[int]:
         async for order in orders:
-            by_id[order.bc_order_id] = order
+            by_id[order.bc_order_id] = ExportedOrder(order=order)
             yield order.bc_order_id
 
     width = max(2, concurrency * 4)
     # Closed on the way out whatever happens: a failed call cancels the calls in flight.
     async with contextlib.aclosing(_stream_async(ids(), fetch, width)) as results:
         async for oid, result in results:
-            order = by_id.pop(oid)
+            item = by_id.pop(oid)
             if isinstance(result, BaseException):
                 raise result
-            yield ExportedOrder(order=order, products=result)
+            yield item
+
+
+async def enrich_orders(
+    client: B2BClient,
+    orders: AsyncIterable[Order],
+    *,
+    with_products: bool = True,
+    with_details: bool = False,
+    concurrency: int = 4,
+    priority: Priority | None = "bulk",
+    products_source: Literal["both", "b2b", "v2"] = "both",
+) -> AsyncIterator[ExportedOrder]:
+    """Attach products (and/or V2 details) to a stream of orders, one call per order.
+
+    For orders that do not come from :func:`export_orders` (e.g. :func:`sync_orders`):
+    up to ``concurrency * 4`` calls in flight, spread over both quotas. Items come out as
+    their calls complete; the first failure ends the stream with its typed error and
+    cancels the calls in flight.
+    """
+    if not isinstance(with_products, bool) or not isinstance(with_details, bool):
+        raise InvalidArgumentError("with_products and with_details must be bools")
+    int_range("concurrency", concurrency, 1, 64)
+    prio = _check_priority(priority)
+    source = choice("products_source", products_source, ("both", "b2b", "v2"))
+
+    async def stream() -> AsyncIterator[Order]:
+        async for order in orders:
+            yield order
+
+    async with contextlib.aclosing(_enrich(
+        stream(), _PerOrder(client, prio, source), concurrency,
+        with_products=with_products, with_details=with_details,
+    )) as items:
+        async for item in items:
+            yield item
+
+
+#: Most B2B orders joined with the V2 list at once (memory: one group per worker).
+JOIN_GROUP = 2000
+
+
+#: The fields a shipping consignment shares with a shipping address.
+_ADDRESS_FIELDS = tuple(
+    name for name in (f.name for f in msgspec.structs.fields(V2ShippingAddress))
+    if name != "order_id"
+    and name in {f.name for f in msgspec.structs.fields(V2ShippingConsignment)}
+)
+
+
+def _shipping_address(consignment: V2ShippingConsignment, order_id: int | None
+                      ) -> V2ShippingAddress:
+    """The ``/shipping_addresses`` view of a shipping consignment (its lines left out)."""
+    fields = {name: getattr(consignment, name) for name in _ADDRESS_FIELDS}
+    return V2ShippingAddress(order_id=order_id, **fields)
+
+
+def _joined_item(order: Order, v2: V2Order | None, *, with_products: bool,
+                 with_details: bool) -> ExportedOrder:
+    """``order`` with what ``v2`` (its V2 list entry, lines embedded) can be trusted for."""
+    item = ExportedOrder(order=order)
+    if v2 is None:
+        return item
+    if with_products and v2.lines_complete:
+        item.products = [b2b_product_from_v2(line, order) for line in v2.line_items]
+    if with_details:
+        cons = v2.consignments
+        shipping = cons.shipping if isinstance(cons, V2Consignments) and cons.embedded \
+            else None
+        if shipping is not None:
+            item.details = msgspec.structs.replace(v2, consignments=None)
+            item.shipping_addresses = [_shipping_address(c, v2.id) for c in shipping]
+    return item
+
+
+async def _join_group(
+    client: B2BClient,
+    group: list[Order],
+    priority: Priority | None,
+    join: JoinPlan,
+    per_order: _PerOrder,
+    width: int,
+    *,
+    with_products: bool,
+    with_details: bool,
+) -> list[ExportedOrder]:
+    """Products/details for a group of B2B orders: the V2 list when it pays, else (and for
+    what the list cannot give) one call per order."""
+    found: dict[int, V2Order] = {}
+    if join.v2_walk_pays(len(group)):
+        created = [_ts(o, "createdAt") for o in group]
+        found = await v2_orders_for(
+            client.v2.orders, {o.bc_order_id for o in group}, min(created), max(created),
+            include_lines=True, priority=priority,
+        )
+    items = {o.bc_order_id: _joined_item(o, found.get(o.bc_order_id),
+                                         with_products=with_products,
+                                         with_details=with_details)
+             for o in group}
+    missing = [oid for oid, item in items.items()
+               if (with_products and item.products is None)
+               or (with_details and item.details is None)]
+    if missing:
+        await run_batch(
+            missing,
+            lambda oid: per_order.fill(items[oid], with_products=with_products,
+                                       with_details=with_details),
+            concurrency=width, fail_fast=True,
+        )
+    return list(items.values())
+
+
+async def _joined_slices(
+    client: B2BClient,
+    slices: list[tuple[int, int]],
+    base: Sequence[tuple[str, str]],
+    semantics: BoundSemantics,
+    concurrency: int,
+    priority: Priority | None,
+    join: JoinPlan,
+    per_order: _PerOrder,
+    *,
+    with_products: bool,
+    with_details: bool,
+) -> AsyncGenerator[ExportedOrder, None]:
+    """Walk the slices (``concurrency`` workers), joining each group of B2B orders with
+    the V2 list; every order of every slice comes out once, with what was asked for."""
+    todo = iter(slices)
+    width = max(2, concurrency * 4)
+
+    async def flush(group: list[Order], put: Callable[[ExportedOrder], Awaitable[None]]
+                    ) -> None:
+        for item in await _join_group(client, group, priority, join, per_order, width,
+                                      with_products=with_products,
+                                      with_details=with_details):
+            await put(item)
+
+    async def worker(put: Callable[[ExportedOrder], Awaitable[None]]) -> None:
+        for s_lo, s_hi in todo:
+            group: list[Order] = []
+            async with contextlib.aclosing(_keyset_pages(
+                client, "createdAt", s_lo, s_hi, base, semantics, priority=priority
+            )) as pages:
+                async for page in pages:
+                    group.extend(page)
+                    if len(group) >= JOIN_GROUP:
+                        await flush(group, put)
+                        group = []
+            if group:
+                await flush(group, put)
+
+    async with contextlib.aclosing(fan_in(worker, workers=concurrency,
+                                          buffer=PAGE_SIZE * concurrency)) as items:
+        async for item in items:
+            yield item
 
 
 async def _stream_async(

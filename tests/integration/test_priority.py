@@ -45,8 +45,10 @@ async def scenario(make_client: ClientFactory, *, priorities: bool) -> dict[str,
         expected = store.order_ids(channel_ids=CHANNELS)
 
         async def bulk() -> None:
+            # One call per order: a load that saturates both quotas for the whole test.
             async for item in export_orders(client, channel_ids=CHANNELS, with_products=True,
-                                            concurrency=8, created_to=store.built_at):
+                                            plan="per_order", concurrency=8,
+                                            created_to=store.built_at):
                 exported.append(item.bc_order_id)
 
         latencies: list[float] = []
