@@ -191,9 +191,11 @@ async def test_products_look_alike_whichever_quota_served_them(
     async with SandboxStore(orders=120, b2b_rate=None, v2_rate=None) as store:
         client = make_client(store)
         by_b2b = {e.bc_order_id: e for e in [x async for x in export_orders(
-            client, channel_ids=ALL_CHANNELS, with_products=True, products_source="b2b", plan="per_order")]}
+            client, channel_ids=ALL_CHANNELS, with_products=True, products_source="b2b",
+            plan="per_order")]}
         by_v2 = {e.bc_order_id: e for e in [x async for x in export_orders(
-            client, channel_ids=ALL_CHANNELS, with_products=True, products_source="v2", plan="per_order")]}
+            client, channel_ids=ALL_CHANNELS, with_products=True, products_source="v2",
+            plan="per_order")]}
         assert by_b2b.keys() == by_v2.keys()
         for oid, item in by_b2b.items():
             assert item.to_json_dict()["products"] == by_v2[oid].to_json_dict()["products"]
@@ -253,7 +255,8 @@ async def test_a_failure_in_products_enrichment_raises_and_stops_everything(
         with pytest.raises(PermissionDeniedError):
             async with asyncio.timeout(10):
                 async for _ in export_orders(client, channel_ids=ALL_CHANNELS,
-                                             with_products=True, products_source="b2b", plan="per_order"):
+                                             with_products=True, products_source="b2b",
+                                             plan="per_order"):
                     pass
         await asyncio.sleep(0.05)
         assert client_tasks() == before

@@ -27,9 +27,8 @@ CHANNELS = [1, 2, 3]
 def assert_exact(ids: list[int], expected: list[int]) -> None:
     dupes = [i for i, n in Counter(ids).items() if n > 1]
     assert not dupes, f"duplicated: {dupes[:10]}"
-    assert set(ids) == set(expected), (
-        f"lost {sorted(set(expected) - set(ids))[:10]}, extra {sorted(set(ids) - set(expected))[:10]}"
-    )
+    lost, extra = set(expected) - set(ids), set(ids) - set(expected)
+    assert not lost and not extra, f"lost {sorted(lost)[:10]}, extra {sorted(extra)[:10]}"
 
 
 def lines_of(store: SandboxStore, oid: int) -> list[tuple[Any, Any]]:
