@@ -10,8 +10,10 @@ Rows (each the library against a baseline measured in the same run, interleaved)
    (``benchmarks._row1_library``, ``benchmarks._row1_handwritten``) timed from spawn to
    exit, imports included, run back to back in alternating order each round. Ratio =
    baseline seconds / library seconds per round. Target: >= 0.95. The notes split CPU,
-   start-up and walk time, and show the limiter's cost against the same child with
-   ``b2b_rate_limit=None``.
+   start-up and walk time, show the limiter's cost against the same child with
+   ``b2b_rate_limit=None`` and what ``import bcb2b_async`` adds to a bare process. Every
+   child imports from byte-code caches (a private ``PYTHONPYCACHEPREFIX`` filled by a
+   warm-up run), as an installed package does.
 2. The library child's walk vs a sequential ``requests.Session`` + ``json`` child
    (``benchmarks._row2_requests``), walk time inside each child. Target: >= 3x.
 3. ``export_orders`` of 100,000 orders (quick: 20,000) against the sandbox at 40 requests /
@@ -42,8 +44,10 @@ import datetime as dt
 import gc
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,16 +106,28 @@ WALKERS = {
     "nolimit": "benchmarks._row1_library",
     "requests": "benchmarks._row2_requests",
 }
+#: Import-only children (information): what ``import bcb2b_async`` adds to a process.
+IMPORTS = {
+    "imp-lib": "import asyncio, bcb2b_async",
+    "imp-base": "import asyncio, aiohttp, msgspec",
+}
 
 
 def walker_args(side: str, url: str, concurrency: int) -> list[str]:
     """The command line of one walk child (after ``python``)."""
+    if side in IMPORTS:
+        return ["-c", IMPORTS[side]]
     args = ["-m", WALKERS[side], url]
     if side != "requests":
         args.append(str(concurrency))
     if side == "nolimit":
         args.append("--no-limit")
     return args
+
+
+def diffs(a: list[float], b: list[float]) -> list[float]:
+    """Per-round differences a - b."""
+    return [x - y for x, y in zip(a, b, strict=True)]
 
 
 @dataclass
@@ -127,10 +143,10 @@ class WalkSide:
 
 def run_walks(plan: Plan) -> list[Row]:
     from . import _walk as w
-    from ._common import run_process
+    from ._common import bytecode_env, run_process
 
     w.check_mirror()
-    sides = {k: WalkSide([], [], [], [], []) for k in WALKERS}
+    sides = {k: WalkSide([], [], [], [], []) for k in [*WALKERS, *IMPORTS]}
     small = {"lib": Series("req/s"), "raw": Series("req/s")}
     cpu: dict[str, list[float]] = {"small-lib": [], "small-raw": []}
     server_share: list[float] = []
@@ -141,22 +157,32 @@ def run_walks(plan: Plan) -> list[Row]:
     n = plan.walk_orders
     budget = 60 + n / 10_000
     details = plan.small_requests + 200
-    with page_server(n, details) as srv:
+    pyc = tempfile.mkdtemp(prefix="bcb2b-bench-pyc-")
+    env = bytecode_env(pyc)
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, pyc, ignore_errors=True)
+        srv = stack.enter_context(page_server(n, details))
         log(f"page server {srv.url} (pid {srv.pid}), {n:,} orders")
-        # Warm every child module once, untimed (byte-code caches, page cache, the server).
-        for side in ("lib", "hand", "requests"):
-            w.walk_report(run_process(walker_args(side, srv.url, plan.concurrency),
-                                      timeout=budget), n)
+        # Warm every child once, untimed: fills the byte-code cache, the page cache and the
+        # server's connection handling.
+        for side in ("lib", "hand", "requests", *IMPORTS):
+            run = run_process(walker_args(side, srv.url, plan.concurrency), timeout=budget,
+                              env=env)
+            if side not in IMPORTS:
+                w.walk_report(run, n)
         for r in range(plan.walk_rounds):
             # The pair first, back to back, its order alternating (A B, B A, ...); then
             # the information-only sides.
             pair = ["lib", "hand"] if r % 2 == 0 else ["hand", "lib"]
-            extra = ["nolimit", "requests"] if r % 2 == 0 else ["requests", "nolimit"]
+            extra = ["nolimit", "requests", *IMPORTS]
+            if r % 2:
+                extra.reverse()
             for side in pair + extra:
                 gc.collect()
                 cpu0 = srv.cpu()
-                run = run_process(walker_args(side, srv.url, plan.concurrency), timeout=budget)
-                setup, secs = w.walk_report(run, n)
+                run = run_process(walker_args(side, srv.url, plan.concurrency), timeout=budget,
+                                  env=env)
+                setup, secs = w.walk_report(run, n) if side not in IMPORTS else (0.0, 0.0)
                 if side in ("lib", "hand"):
                     server_share.append((srv.cpu() - cpu0) / run.wall)
                 child_cpu += run.cpu
@@ -167,7 +193,9 @@ def run_walks(plan: Plan) -> list[Row]:
                 s.walk.append(secs)
                 s.rss.append(run.maxrss_mib)
             log(f"walk round {r + 1}/{plan.walk_rounds}: " + ", ".join(
-                f"{k} {v.wall[-1]:.2f} s (walk {v.walk[-1]:.2f} s)" for k, v in sides.items()))
+                f"{k} {v.wall[-1]:.2f} s (walk {v.walk[-1]:.2f} s)" for k, v in sides.items()
+                if k in WALKERS) + ", import-only " + ", ".join(
+                f"{k[4:]} {sides[k].wall[-1]:.3f} s" for k in IMPORTS))
         asyncio.run(w.lib_small(srv.url, 200, plan.small_concurrency, 60))  # warm-up
         asyncio.run(w.raw_small(srv.url, 200, plan.small_concurrency, 60))
         for r, order in enumerate(interleave(plan.small_rounds, list(small))):
@@ -187,6 +215,7 @@ def run_walks(plan: Plan) -> list[Row]:
 
         page = Pages(w.PAGE, details=0).pages[0]
     lib, hand, nolim, req = (sides[k] for k in ("lib", "hand", "nolimit", "requests"))
+    imp_lib, imp_base = sides["imp-lib"], sides["imp-base"]
     med = statistics.median
     busy = (f"other processes on this machine used {foreign:.0%} of a core during rows 1, "
             "2 and 6" + (" — results are noisy; rerun on a quiet machine" if foreign > 0.15
@@ -226,6 +255,14 @@ def run_walks(plan: Plan) -> list[Row]:
             f"{med(nolim.walk):.3f} s -> limiter on / off: process "
             f"{med(ratios(lib.wall, nolim.wall)):.3f}, CPU {med(ratios(lib.cpu, nolim.cpu)):.3f}"
             f", walk {med(ratios(lib.walk, nolim.walk)):.3f}",
+            "import only (information; whole processes in the same rounds): "
+            f"`python -c \"{IMPORTS['imp-lib']}\"` {med(imp_lib.wall) * 1e3:.0f} ms, "
+            f"`python -c \"{IMPORTS['imp-base']}\"` {med(imp_base.wall) * 1e3:.0f} ms -> "
+            f"the library adds {med(diffs(imp_lib.wall, imp_base.wall)) * 1e3:+.0f}"
+            f" ms (CPU {med(diffs(imp_lib.cpu, imp_base.cpu)) * 1e3:+.0f} ms)",
+            "every child runs with byte-code caching on, in a private cache filled by an "
+            "untimed warm-up run (PYTHONPYCACHEPREFIX; PYTHONDONTWRITEBYTECODE dropped), as "
+            "an installed package is imported from its .pyc files",
             f"peak RSS: library {med(lib.rss):.1f} MiB, baseline {med(hand.rss):.1f} MiB; "
             f"page server CPU during the pair: median {med(server_share):.0%} of one core "
             "(not the bottleneck)",
