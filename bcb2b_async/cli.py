@@ -164,7 +164,8 @@ def redact(text: str) -> str:
     """``text`` without URL credentials (``scheme://***@host``) and without known secrets."""
     text = _USERINFO.sub(r"\1***@", text)
     for secret in _SECRETS:
-        text = text.replace(secret, "***")
+        if len(secret) >= 6:  # shorter ones would mangle words; tokens are long
+            text = text.replace(secret, "***")
     return text
 
 
@@ -814,7 +815,8 @@ class Progress:
     """Progress on stderr: a rich bar when rich is installed and stderr is a terminal,
     else a line every few seconds (with the total and an ETA once the total is known)."""
 
-    def __init__(self, quiet: bool, stats: Any, *, every: float = 5.0) -> None:
+    def __init__(self, quiet: bool, stats: Any, *, every: float = 5.0,
+                 bar: bool = True) -> None:
         self.quiet = quiet
         self.stats = stats
         self.every = every
@@ -825,7 +827,7 @@ class Progress:
         self._printed = self.started
         self._bar: Any = None
         self._task: Any = None
-        if quiet or not sys.stderr.isatty():
+        if quiet or not bar or not sys.stderr.isatty():
             return
         try:
             from rich.console import Console
@@ -1106,7 +1108,9 @@ class Run:
                 sandbox = await self._start_sandbox()
             assert self.client is not None and self.cfg is not None
             client = self.client
-            progress = Progress(args.quiet, client.stats)
+            # No live bar when the rows themselves go to the terminal: they would mix.
+            rows_on_tty = isinstance(self.output, DirectOutput) and os.isatty(self.output.fd)
+            progress = Progress(args.quiet, client.stats, bar=not rows_on_tty)
             started = time.monotonic()
             try:
                 async with client:
@@ -1199,6 +1203,8 @@ class Run:
         if args.margin is not None:
             kwargs["margin"] = args.margin
         accepted = inspect.signature(sync_orders).parameters
+        if "show_extra" in accepted:
+            kwargs["show_extra"] = True  # the same rows as a full export
         if "on_total" in accepted:
             kwargs["on_total"] = progress.set_total
         else:
@@ -1326,6 +1332,8 @@ class _OneLine(logging.Formatter):
 
 def _setup_logging() -> None:
     log = logging.getLogger("bcb2b_async")
+    if any(isinstance(h.formatter, _OneLine) for h in log.handlers):
+        return
     if os.environ.get("BCB2B_DEBUG"):
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
         return
@@ -1376,6 +1384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
 
 
 __all__ = [

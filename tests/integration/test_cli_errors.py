@@ -219,10 +219,12 @@ async def _interrupt(args: list[str], store: SandboxStore, tmp_path: Path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         env={**base_env(), **store_env(store)})
     try:
-        for _ in range(600):
+        for _ in range(1500):  # under way (past start-up) once the store sees requests
             if store.stats.b2b.requests + store.stats.v2.requests >= 8:
                 break
             await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the export did not start")
         proc.send_signal(sig)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     finally:

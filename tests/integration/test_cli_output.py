@@ -271,3 +271,30 @@ async def test_broken_pipe_is_one_sentence(tmp_path: Path) -> None:
                                          stdout=w)
         assert code == 5, err
         assert "closed" in one_sentence(err)
+
+
+async def test_a_killed_run_leaves_a_part_file_the_next_run_removes(tmp_path: Path) -> None:
+    async with SandboxStore(orders=2000, b2b_rate=None, v2_rate=None, latency=0.03) as slow:
+        out = tmp_path / "o.jsonl"
+        out.write_text("previous\n")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bcb2b_async", *export_args(out, "--quiet"),
+            stderr=asyncio.subprocess.DEVNULL, env={**os.environ, **store_env(slow)})
+        try:
+            for _ in range(1500):
+                if slow.stats.b2b.requests >= 8:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the export did not start")
+            proc.kill()  # SIGKILL: no clean-up possible
+        finally:
+            await asyncio.wait_for(proc.wait(), 30)
+        left = parts(tmp_path)
+        assert len(left) == 1 and f".{proc.pid}." in left[0]
+        assert out.read_text() == "previous\n"
+    async with SandboxStore(orders=50, b2b_rate=None, v2_rate=None) as store:
+        code, _, err = await run_cli(*export_args(out, "--quiet"), env=store_env(store))
+    assert code == 0, err
+    assert parts(tmp_path) == []
+    assert len(out.read_text().splitlines()) == 50

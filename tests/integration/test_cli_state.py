@@ -117,10 +117,12 @@ async def test_two_overlapping_runs_one_refused(tmp_path: Path) -> None:
             *sync_args(state, tmp_path / "a.jsonl", "--quiet", "--with-products"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
         try:
-            for _ in range(400):  # the first run is under way once the store sees it
+            for _ in range(1200):  # the first run is under way once the store sees it
                 if slow.stats.b2b.requests >= 2:
                     break
-                await asyncio.sleep(0.025)
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"the first run did not start: {first.returncode}")
             code, _, err = await run_cli(*sync_args(state, tmp_path / "b.jsonl"),
                                          env=store_env(slow), timeout=30)
             assert code == 6, err
@@ -200,3 +202,20 @@ async def test_corrupt_state_is_one_sentence(store: SandboxStore, tmp_path: Path
     assert "not a valid sync state" in err and "Traceback" not in err
     assert state.read_text() == "{not json"
     assert store.stats.b2b.requests == 0
+
+
+async def test_state_and_lock_files_get_the_umask_mode(store: SandboxStore,
+                                                       tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    code, _, err = await run_cli(*sync_args(state, tmp_path / "o.jsonl", "--quiet"),
+                                 env=store_env(store), preexec_fn=lambda: os.umask(0o022))
+    assert code == 0, err
+    for name in ("state.json", "state.json.lock", "o.jsonl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+    state.chmod(0o640)
+    await change(store, [store.order_ids(channel_ids=[1, 2, 3])[0]])
+    code, _, err = await run_cli(*sync_args(state, tmp_path / "o.jsonl", "--quiet"),
+                                 env=store_env(store), preexec_fn=lambda: os.umask(0o077))
+    assert code == 0, err
+    assert len(ids(tmp_path / "o.jsonl")) == 1
+    assert stat.S_IMODE(state.stat().st_mode) == 0o640
