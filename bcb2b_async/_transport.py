@@ -143,21 +143,6 @@ class Transport:
         ``time_limit`` (seconds for the whole exchange) overrides the transport's default.
         """
         limit = self._timeout if time_limit is None else aiohttp.ClientTimeout(total=time_limit)
-        try:
-            return await self._send(method, url, params, headers, body, limit)
-        except _Failure as failure:
-            shown = display_url if isinstance(display_url, str) else display_url.display_url
-            raise failure.error(method, shown) from failure.__cause__
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        params: Sequence[tuple[str, str]] | None,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        limit: aiohttp.ClientTimeout,
-    ) -> RawResponse:
         session = self.session
         try:
             async with session.request(
@@ -172,7 +157,7 @@ class Transport:
                 length = resp.content_length
                 if length is not None and length > self._max_body:
                     raise _Failure("too_large", status=resp.status, size=length,
-                                   cap=self._max_body)
+                                   cap=self._max_body).error(method, _shown(display_url))
                 if length is not None:
                     data = await resp.read()
                 else:
@@ -182,26 +167,32 @@ class Transport:
                         size += len(chunk)
                         if size > self._max_body:
                             raise _Failure("too_large", status=resp.status, size=None,
-                                           cap=self._max_body)
+                                           cap=self._max_body).error(method,
+                                                                     _shown(display_url))
                         chunks.append(chunk)
                     data = b"".join(chunks)
                 return RawResponse(resp.status, resp.headers, data)
-        except _Failure:
-            raise
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
-            raise _Failure("timeout") from err
+            failure = _Failure("timeout")
+            cause: BaseException = err
         except aiohttp.ClientConnectorError as err:
             # The connection was never established: the request did not leave.
-            kind = "dns" if _is_dns_failure(err) else "connect"
-            raise _Failure(
-                kind, detail=f"{type(err).__name__}: {err.os_error.strerror or err.os_error}"
-            ) from err
+            failure = _Failure(
+                "dns" if _is_dns_failure(err) else "connect",
+                detail=f"{type(err).__name__}: {err.os_error.strerror or err.os_error}",
+            )
+            cause = err
         except aiohttp.ClientPayloadError as err:
-            raise _Failure("payload", detail=type(err).__name__) from err
+            failure, cause = _Failure("payload", detail=type(err).__name__), err
         except aiohttp.ServerDisconnectedError as err:
-            raise _Failure("disconnected", detail=type(err).__name__) from err
+            failure, cause = _Failure("disconnected", detail=type(err).__name__), err
         except (aiohttp.ClientError, OSError) as err:
-            raise _Failure("connection", detail=type(err).__name__) from err
+            failure, cause = _Failure("connection", detail=type(err).__name__), err
+        raise failure.error(method, _shown(display_url)) from cause
+
+
+def _shown(display_url: str | _HasDisplayURL) -> str:
+    return display_url if isinstance(display_url, str) else display_url.display_url
 
 
 class _HasDisplayURL(Protocol):
@@ -209,7 +200,7 @@ class _HasDisplayURL(Protocol):
     def display_url(self) -> str: ...
 
 
-class _Failure(Exception):
+class _Failure:
     """What went wrong, before the (lazily built) URL is put into the public error."""
 
     def __init__(
@@ -221,7 +212,6 @@ class _Failure(Exception):
         size: int | None = None,
         cap: int = 0,
     ) -> None:
-        super().__init__(kind)
         self.kind = kind
         self.detail = detail
         self.status = status

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -555,72 +555,76 @@ def _product(here: str, raw: object) -> dict[str, object]:
     return out
 
 
-def _products(value: object) -> list[dict[str, object]]:
+def _listed(
+    name: str, value: object, parse: Callable[[str, object], dict[str, object]]
+) -> list[dict[str, object]]:
+    """Every item of the list ``name`` parsed by ``parse(path, item)``; an ``id`` given
+    twice is refused."""
     result: list[dict[str, object]] = []
     seen: set[int] = set()
-    for index, raw in enumerate(sequence("products", value)):
-        product = _product(f"products[{index}]", raw)
-        line_id = product.get("id")
-        if isinstance(line_id, int):
-            unique(seen, f"products[{index}].id", line_id)
-        result.append(product)
+    for index, raw in enumerate(sequence(name, value)):
+        here = f"{name}[{index}]"
+        item = parse(here, raw)
+        item_id = item.get("id")
+        if isinstance(item_id, int):
+            unique(seen, f"{here}.id", item_id)
+        result.append(item)
     return result
+
+
+def _products(value: object) -> list[dict[str, object]]:
+    return _listed("products", value, _product)
+
+
+def _shipping_address(here: str, raw: object) -> dict[str, object]:
+    address = _address(here, raw, billing=False)
+    if not address:
+        raise InvalidArgumentError(f"{here} is empty")
+    return address
 
 
 def _shipping_addresses(value: object) -> list[dict[str, object]]:
-    result: list[dict[str, object]] = []
-    seen: set[int] = set()
-    for index, raw in enumerate(sequence("shipping_addresses", value)):
-        here = f"shipping_addresses[{index}]"
-        address = _address(here, raw, billing=False)
-        address_id = address.get("id")
-        if isinstance(address_id, int):
-            unique(seen, f"{here}.id", address_id)
-        elif not address:
-            raise InvalidArgumentError(f"{here} is empty")
-        result.append(address)
-    return result
+    return _listed("shipping_addresses", value, _shipping_address)
 
 
 def _fees(value: object) -> list[dict[str, object]]:
     # Fees follow full PUT semantics: the list replaces the order's fees ([] deletes all).
-    result: list[dict[str, object]] = []
-    seen: set[int] = set()
-    for index, raw in enumerate(sequence("fees", value)):
-        here = f"fees[{index}]"
-        fee = mapping(here, raw)
-        # The spec's own examples spell one key "cost_exc_tax"; the schema says cost_ex_tax,
-        # so the misspelling is refused (with a hint) rather than silently dropped.
-        check_keys(f"{here}.", fee, _FEE_KEYS)
-        out: dict[str, object] = {}
-        for key, raw_value in fee.items():
-            assert isinstance(key, str)
-            name = f"{here}.{key}"
-            if key == "id":
-                out[key] = unique(seen, name, positive_id(name, raw_value))
-            elif key == "type":
-                if raw_value not in _FEE_TYPES:
-                    raise InvalidArgumentError(
-                        f"{name} must be 'custom_fee', got {raw_value!r:.40}"
-                    )
-                out[key] = raw_value
-            elif key in _FEE_COSTS:
-                out[key] = _money_string(name, raw_value)
-            elif key == "tax_class_id":
-                # nullable: null means the store's default fee tax class.
-                out[key] = None if raw_value is None else int_range(name, raw_value, 0)
-            else:  # display_name_customer, display_name_merchant, source
-                out[key] = string(name, raw_value)
-        if not out.get("display_name_customer") and not out.get("display_name_merchant"):
-            raise InvalidArgumentError(
-                f"{here} needs display_name_customer or display_name_merchant"
-            )
-        if sum(k in out for k in _FEE_COSTS) < 2:
-            raise InvalidArgumentError(
-                f"{here} needs at least two of cost_ex_tax, cost_inc_tax, cost_tax"
-            )
-        result.append(out)
-    return result
+    return _listed("fees", value, _fee)
+
+
+def _fee(here: str, raw: object) -> dict[str, object]:
+    fee = mapping(here, raw)
+    # The spec's own examples spell one key "cost_exc_tax"; the schema says cost_ex_tax,
+    # so the misspelling is refused (with a hint) rather than silently dropped.
+    check_keys(f"{here}.", fee, _FEE_KEYS)
+    out: dict[str, object] = {}
+    for key, raw_value in fee.items():
+        assert isinstance(key, str)
+        name = f"{here}.{key}"
+        if key == "id":
+            out[key] = positive_id(name, raw_value)
+        elif key == "type":
+            if raw_value not in _FEE_TYPES:
+                raise InvalidArgumentError(
+                    f"{name} must be 'custom_fee', got {raw_value!r:.40}"
+                )
+            out[key] = raw_value
+        elif key in _FEE_COSTS:
+            out[key] = _money_string(name, raw_value)
+        elif key == "tax_class_id":
+            # nullable: null means the store's default fee tax class.
+            out[key] = None if raw_value is None else int_range(name, raw_value, 0)
+        else:  # display_name_customer, display_name_merchant, source
+            out[key] = string(name, raw_value)
+    if not out.get("display_name_customer") and not out.get("display_name_merchant"):
+        raise InvalidArgumentError(
+            f"{here} needs display_name_customer or display_name_merchant"
+        )
+    if sum(k in out for k in _FEE_COSTS) < 2:
+        raise InvalidArgumentError(
+            f"{here} needs at least two of cost_ex_tax, cost_inc_tax, cost_tax"
+        )
+    return out
 
 
 def _consignments(value: object) -> dict[str, object]:

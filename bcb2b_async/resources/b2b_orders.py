@@ -6,8 +6,8 @@ import builtins
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -55,6 +55,8 @@ from .channels import Channels
 __all__ = ["B2BOrders", "OrderQuery", "SeenIds"]
 
 log = logging.getLogger("bcb2b_async")
+
+V = TypeVar("V")
 
 MAX_PAGE_SIZE = 200
 SORT_FIELDS = ("createdAt", "updatedAt")
@@ -418,13 +420,7 @@ class B2BOrders:
         priority: Priority = "bulk",
     ) -> BatchResult[Order]:
         """``get()`` for many orders: ``BatchResult[Order]`` keyed by bc_order_id."""
-        ids = _ids("bc_order_ids", bc_order_ids)
-        conc = check_concurrency(concurrency)
-        prio = check_priority(priority)
-        return await run_batch(
-            ids, lambda oid: self.get(oid, priority=prio), concurrency=conc,
-            fail_fast=fail_fast, progress=progress,
-        )
+        return await _many(self.get, bc_order_ids, concurrency, fail_fast, progress, priority)
 
     async def products_many(
         self,
@@ -436,13 +432,8 @@ class B2BOrders:
         priority: Priority = "bulk",
     ) -> BatchResult[builtins.list[OrderProduct]]:
         """``products()`` for many orders."""
-        ids = _ids("bc_order_ids", bc_order_ids)
-        conc = check_concurrency(concurrency)
-        prio = check_priority(priority)
-        return await run_batch(
-            ids, lambda oid: self.products(oid, priority=prio), concurrency=conc,
-            fail_fast=fail_fast, progress=progress,
-        )
+        return await _many(self.products, bc_order_ids, concurrency, fail_fast, progress,
+                           priority)
 
     async def update_many(
         self,
@@ -586,6 +577,22 @@ _ORDERS = envelope_decoder(list[Order])
 
 def _total(env: Envelope[Any]) -> int | None:
     return env.meta.total if env.meta is not None else None
+
+
+async def _many(
+    call: Callable[..., Awaitable[V]],
+    bc_order_ids: object,
+    concurrency: object,
+    fail_fast: bool,
+    progress: Progress | None,
+    priority: object,
+) -> BatchResult[V]:
+    """``call(bc_order_id, priority=...)`` for every id, validated first, as a batch."""
+    ids = _ids("bc_order_ids", bc_order_ids)
+    conc = check_concurrency(concurrency)
+    prio = check_priority(priority)
+    return await run_batch(ids, lambda oid: call(oid, priority=prio), concurrency=conc,
+                           fail_fast=fail_fast, progress=progress)
 
 
 def _ids(name: str, ids: object) -> list[int]:
