@@ -105,8 +105,7 @@ from .errors import (
     RateLimitError,
     StateLockedError,
 )
-from .export import DEFAULT_MARGIN, ExportedOrder, SyncState, export_orders, sync_orders
-from .models.b2b_orders import Order
+from .export import ExportedOrder, SyncState, enrich_orders, export_orders, sync_orders
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -1202,47 +1201,20 @@ class Run:
         kwargs: dict[str, Any] = {}
         if args.margin is not None:
             kwargs["margin"] = args.margin
-        accepted = inspect.signature(sync_orders).parameters
-        if "show_extra" in accepted:
+        if "show_extra" in inspect.signature(sync_orders).parameters:
             kwargs["show_extra"] = True  # the same rows as a full export
-        if "on_total" in accepted:
-            kwargs["on_total"] = progress.set_total
-        else:
-            await self._count_changes(client, progress)
         orders = sync_orders(client, self.state, channel_ids=args.channels,
-                             company_id=args.company_id, **kwargs)
+                             company_id=args.company_id, on_total=progress.set_total, **kwargs)
         async with _closing(orders):
             if not args.with_products:
                 async for order in orders:
                     yield ExportedOrder(order=order)
                 return
-            enriched = _enrich(client, orders, args.concurrency)
+            # The export's own enrichment: calls spread over the B2B and V2 quotas.
+            enriched = enrich_orders(client, orders, concurrency=args.concurrency)
             async with _closing(enriched):
                 async for item in enriched:
                     yield item
-
-    async def _count_changes(self, client: B2BClient, progress: Progress) -> None:
-        """The number of changed orders, for the progress total (one request).
-
-        Used while :func:`sync_orders` has no ``on_total``; approximate at the range's
-        edges, which is all a progress bar needs.
-        """
-        assert self.state is not None
-        args = self.args
-        margin = args.margin if args.margin is not None else DEFAULT_MARGIN
-        hi = int(time.time()) - margin
-        lo = self.state.watermark
-        if lo > hi:
-            return
-        pages = client.orders.list(
-            channel_ids=args.channels, company_id=args.company_id, min_modified=lo,
-            max_modified=hi, sort_by="updatedAt", order_by="ASC", page_size=1, concurrency=1,
-        ).pages()
-        async with _closing(pages):
-            async for page in pages:
-                if page.total is not None:
-                    progress.set_total(page.total)
-                break
 
     def _finish(self, count: int, elapsed: float) -> int:
         args = self.args
@@ -1284,18 +1256,6 @@ class Run:
                 f"{committed} was written, but the state could not be saved ({err.message}); "
                 "the next run exports these orders again"
             )) from None
-
-
-def _enrich(client: B2BClient, orders: AsyncIterator[Order],
-            concurrency: int) -> AsyncIterator[ExportedOrder]:
-    """Products for a stream of orders through both quotas: the full export's own path."""
-    from . import export
-
-    public = getattr(export, "enrich_orders", None)
-    if public is not None:
-        stream: AsyncIterator[ExportedOrder] = public(client, orders, concurrency=concurrency)
-        return stream
-    return export._enrich(client, orders, concurrency, "bulk", "both")
 
 
 def _row_csv(doc: dict[str, Any]) -> list[str]:

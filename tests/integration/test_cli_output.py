@@ -268,9 +268,10 @@ async def test_broken_pipe_is_one_sentence(tmp_path: Path) -> None:
         with contextlib.ExitStack() as stack:
             stack.callback(os.close, w)
             code, _, err = await run_cli(*export_args("-", "--quiet"), env=store_env(big),
-                                         stdout=w)
+                                         stdout=w, cwd=tmp_path)
         assert code == 5, err
         assert "closed" in one_sentence(err)
+        assert list(tmp_path.iterdir()) == []
 
 
 async def test_a_killed_run_leaves_a_part_file_the_next_run_removes(tmp_path: Path) -> None:
