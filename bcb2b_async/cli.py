@@ -1008,6 +1008,8 @@ class Run:
         self.fmt = "jsonl"
         self.policy = RetryPolicy(max_retries=args.max_retries)
         self.timeout = 30.0
+        #: True once the output (and the state) are final: a late signal changes nothing.
+        self.committed = False
         self.reporter = RetryReporter(args.quiet, args.max_retries, self.timeout)
 
     # Everything that can be refused is refused here, before any request.
@@ -1224,6 +1226,7 @@ class Run:
         if self.state is not None and count == 0:
             output.abort()
             self._save_state()
+            self.committed = True
             if not args.quiet:
                 say(f"nothing changed since the last run; {where} left untouched")
             return EXIT_OK
@@ -1233,6 +1236,7 @@ class Run:
             raise CliError(err.code, err.message + self._state_left()) from None
         if self.state is not None:
             self._save_state(committed=where)  # ...then the state that says it is done
+        self.committed = True
         if not args.quiet:
             s = self.client.stats
             what = "changed orders" if self.state is not None else "orders"
@@ -1332,6 +1336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_LOCKED
     except (KeyboardInterrupt, _Stop) as err:
         code = err.code if isinstance(err, _Stop) else EXIT_INTERRUPTED
+        if run.committed:
+            say(f"{stop_words[code]} while shutting down; the export was complete")
+            return code
         left = run.output.left_as() if run.output is not None else "nothing was written"
         state = "; the state was not changed" if run.state is not None else ""
         say(f"{stop_words[code]}; {left}{state}")
