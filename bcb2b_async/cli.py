@@ -3,8 +3,14 @@
 Usage::
 
     bcb2b export orders --out FILE|- [--format jsonl|csv] [--channel N]... [--company-id N]
-        [--since T] [--until T] [--with-products] [--concurrency N]
+        [--since T] [--until T] [--with-products] [--with-details] [--concurrency N]
         [--state FILE [--margin S]] [--sandbox [--sandbox-orders N]] [--quiet]
+
+Without ``--channel`` every enabled channel of the store is exported (``GET /channels``;
+channel 1 on a store without multi-storefront), and stderr says which.
+``--with-products`` and ``--with-details`` (the V2 store order: billing address, totals,
+payment, notes, shipping addresses; JSONL ``"details"``, CSV ``details.*`` columns) come
+from the V2 orders list in a full export, 250 orders a request.
 
 Configuration comes from the environment: ``BCB2B_STORE_HASH``, ``BCB2B_ACCESS_TOKEN`` and,
 to point elsewhere than BigCommerce (the sandbox does), ``BCB2B_B2B_URL`` and
@@ -68,7 +74,6 @@ import contextlib
 import csv
 import errno
 import fcntl
-import inspect
 import io
 import logging
 import os
@@ -123,6 +128,24 @@ CSV_COLUMNS = (
     "statusCode", "customStatus", "totalIncTax", "usdIncTax", "currencyCode", "items",
     "cartId", "isArchived", "createdAt", "updatedAt", "createdAtIso", "updatedAtIso",
     "extraFields", "productCount", "products",
+)
+
+#: CSV columns added by ``--with-details``: the V2 order's own field names under
+#: ``details.`` (``details.billing_address.email``); shipping addresses as JSON.
+DETAIL_COLUMNS = (
+    "details.status", "details.payment_method", "details.payment_status",
+    "details.currency_code", "details.subtotal_ex_tax", "details.subtotal_inc_tax",
+    "details.subtotal_tax", "details.shipping_cost_inc_tax", "details.handling_cost_inc_tax",
+    "details.discount_amount", "details.coupon_discount", "details.total_ex_tax",
+    "details.total_tax", "details.total_inc_tax", "details.refunded_amount",
+    "details.items_total", "details.items_shipped", "details.date_created",
+    "details.date_shipped", "details.customer_message", "details.staff_notes",
+    "details.billing_address.first_name", "details.billing_address.last_name",
+    "details.billing_address.company", "details.billing_address.email",
+    "details.billing_address.phone", "details.billing_address.street_1",
+    "details.billing_address.city", "details.billing_address.state",
+    "details.billing_address.zip", "details.billing_address.country_iso2",
+    "details.shipping_addresses",
 )
 
 #: Output formats by file extension (anything else needs ``--format``).
@@ -281,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output format (default: from the extension: .jsonl/.ndjson or "
                              ".csv; jsonl for stdout and names without one)")
     orders.add_argument("--channel", type=positive_int, action="append", dest="channels",
-                        metavar="N", help="channel id (repeat for several; default: channel 1)")
+                        metavar="N", help="channel id (repeat for several; default: every "
+                                          "enabled channel of the store)")
     orders.add_argument("--company-id", type=positive_int, default=None, metavar="N")
     orders.add_argument("--since", type=_since, default=None, metavar="T",
                         help="created at or after T (Unix seconds or ISO 8601; a date alone "
@@ -289,7 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     orders.add_argument("--until", type=_until, default=None, metavar="T",
                         help="created at or before T (a date alone ends at 23:59:59 UTC)")
     orders.add_argument("--with-products", action="store_true",
-                        help="attach each order's products (through both quotas)")
+                        help="attach each order's products (a full export joins them from "
+                             "the V2 orders list, 250 orders a request)")
+    orders.add_argument("--with-details", action="store_true",
+                        help="attach each order's V2 details: billing address, totals, tax, "
+                             "payment, currency, notes, shipping addresses")
     orders.add_argument("--state", default=None, metavar="FILE",
                         help="incremental sync state file: export what changed since the "
                              "last run (locked for the run; saved after --out)")
@@ -1140,8 +1168,6 @@ class Run:
             say(f"starting the sandbox store with {n:,} orders…")
         store = SandboxStore(orders=n)
         await store.start()
-        if not args.channels:
-            args.channels = sorted(store.channels)  # the sandbox's orders are on several
         self.cfg = Config(store.store_hash, store.access_token, store.b2b_base_url,
                           store.v2_base_url, {"b2b_url": "the sandbox", "v2_url": "the sandbox",
                                               "token": "the sandbox",
@@ -1166,6 +1192,14 @@ class Run:
                 buf.seek(0)
                 buf.truncate()
 
+        if not args.channels:
+            # Every enabled channel (channel 1 on a single-storefront store), said aloud:
+            # the API's own default, channel 1 only, would lose the others without a word.
+            args.channels = await client.channels.enabled_ids()
+            if not args.quiet:
+                say(f"channels: {', '.join(map(str, args.channels))} (every enabled channel "
+                    "of the store; --channel N to choose)")
+        columns = CSV_COLUMNS + (DETAIL_COLUMNS if args.with_details else ())
         items = self._sync_items(client, progress) if self.state is not None else export_orders(
             client,
             channel_ids=args.channels,
@@ -1173,6 +1207,7 @@ class Run:
             created_from=args.since,
             created_to=args.until,
             with_products=args.with_products,
+            with_details=args.with_details,
             concurrency=args.concurrency,
             on_total=progress.set_total,
         )
@@ -1181,9 +1216,9 @@ class Run:
                 doc = item.to_json_dict()
                 if writer is not None:
                     if not header:
-                        writer.writerow(CSV_COLUMNS)
+                        writer.writerow(columns)
                         header = True
-                    writer.writerow(_row_csv(doc))
+                    writer.writerow(_row_csv(doc, columns))
                 else:
                     buf.write(encoder.encode(doc).decode("utf-8"))
                     buf.write("\n")
@@ -1192,7 +1227,7 @@ class Run:
                     flush()
                 progress.advance()
         if writer is not None and not header and self.state is None:
-            writer.writerow(CSV_COLUMNS)  # an empty export is still a CSV with its header
+            writer.writerow(columns)  # an empty export is still a CSV with its header
         flush()
         return count
 
@@ -1203,17 +1238,18 @@ class Run:
         kwargs: dict[str, Any] = {}
         if args.margin is not None:
             kwargs["margin"] = args.margin
-        if "show_extra" in inspect.signature(sync_orders).parameters:
-            kwargs["show_extra"] = True  # the same rows as a full export
         orders = sync_orders(client, self.state, channel_ids=args.channels,
-                             company_id=args.company_id, on_total=progress.set_total, **kwargs)
+                             company_id=args.company_id, on_total=progress.set_total,
+                             show_extra=True, **kwargs)
         async with _closing(orders):
-            if not args.with_products:
+            if not (args.with_products or args.with_details):
                 async for order in orders:
                     yield ExportedOrder(order=order)
                 return
             # The export's own enrichment: calls spread over the B2B and V2 quotas.
-            enriched = enrich_orders(client, orders, concurrency=args.concurrency)
+            enriched = enrich_orders(client, orders, concurrency=args.concurrency,
+                                     with_products=args.with_products,
+                                     with_details=args.with_details)
             async with _closing(enriched):
                 async for item in enriched:
                     yield item
@@ -1262,7 +1298,7 @@ class Run:
             )) from None
 
 
-def _row_csv(doc: dict[str, Any]) -> list[str]:
+def _row_csv(doc: dict[str, Any], columns: Sequence[str] = CSV_COLUMNS) -> list[str]:
     def iso(ts: Any) -> str:
         if isinstance(ts, int | float):
             return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
@@ -1284,7 +1320,15 @@ def _row_csv(doc: dict[str, Any]) -> list[str]:
         "updatedAtIso": iso(doc.get("updatedAt")),
         "productCount": len(products) if isinstance(products, list) else None,
     }
-    return [cell(row.get(col)) for col in CSV_COLUMNS]
+    details = doc.get("details")
+    if isinstance(details, dict):
+        for col in DETAIL_COLUMNS:
+            path = col.split(".")[1:]
+            value: Any = details
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            row[col] = value
+    return [cell(row.get(col)) for col in columns]
 
 
 class _OneLine(logging.Formatter):
@@ -1359,6 +1403,7 @@ if __name__ == "__main__":
 
 __all__ = [
     "CSV_COLUMNS",
+    "DETAIL_COLUMNS",
     "EXIT_API",
     "EXIT_CONFIG",
     "EXIT_INTERNAL",

@@ -1029,10 +1029,20 @@ class SyncState:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename.
+
+    A new file gets the mode the umask gives; a replaced file keeps its mode.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=str(path.parent))
     try:
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -1049,13 +1059,14 @@ async def sync_orders(
     client: B2BClient,
     state: SyncState,
     *,
-    channel_ids: Sequence[int] | None = None,
+    channel_ids: Sequence[int] | Literal["all"] | None = None,
     company_id: int | None = None,
     overlap: int = 0,
     margin: int = DEFAULT_MARGIN,
     on_checkpoint: Callable[[SyncState], object] | None = None,
     priority: Priority | None = "bulk",
     on_total: Callable[[int], object] | None = None,
+    show_extra: bool = True,
 ) -> AsyncIterator[Order]:
     """Orders changed since ``state.watermark`` (the first run: every order), each once.
 
@@ -1074,6 +1085,10 @@ async def sync_orders(
     bound of what the run delivers: orders already delivered at the watermark or in the
     overlap are counted too), for progress bars.
 
+    ``channel_ids="all"`` covers every enabled channel (one ``GET /channels``);
+    ``show_extra`` (default True) includes each order's extra field values, as the export
+    does.
+
     Any failure ends the run with its typed error (the state keeps the last checkpoint);
     bad arguments or a bad ``state`` raise :class:`~bcb2b_async.InvalidArgumentError`
     before any request.
@@ -1081,14 +1096,19 @@ async def sync_orders(
     if not isinstance(state, SyncState):
         raise InvalidArgumentError(f"state must be a SyncState, got {type(state).__name__}")
     state.check()
-    channels = check_channel_ids(channel_ids)
+    every_channel = channel_ids == ALL_CHANNELS
+    channels = None if every_channel else check_channel_ids(channel_ids)
+    if not isinstance(show_extra, bool):
+        raise InvalidArgumentError("show_extra must be a bool")
     cid = optional_positive_id("company_id", company_id)
     int_range("overlap", overlap, 0, 86_400)
     int_range("margin", margin, 1, 3600)
     prio = _check_priority(priority)
     _check_callback("on_checkpoint", on_checkpoint)
     _check_callback("on_total", on_total)
-    base = _base_params(channels, cid, show_extra=False)
+    if every_channel:
+        channels = await client.channels.enabled_ids(priority=prio) or [1]
+    base = _base_params(channels, cid, show_extra=show_extra)
     hi = int(time.time()) - margin
     mark = state.watermark
     done_at_mark = set(state.ids_at_watermark)

@@ -379,3 +379,34 @@ async def test_sync_without_a_state_is_a_typed_error(make_client: ClientFactory)
                 async for _ in sync_orders(client, bad):  # type: ignore[arg-type]
                     pass
         assert store.list_requests == 0
+
+
+async def test_sync_every_channel_with_extra_fields(make_client: ClientFactory) -> None:
+    async with SandboxStore(orders=700, b2b_rate=None, v2_rate=None) as store:
+        client = make_client(store)
+        await settle()
+        orders = [o async for o in sync_orders(client, SyncState(), margin=MARGIN,
+                                               channel_ids="all")]
+        ids = [o.bc_order_id for o in orders]
+        assert len(ids) == len(set(ids))
+        assert set(ids) == set(store.order_ids(channel_ids=ALL_CHANNELS))
+        assert any(o.extra_fields for o in orders)  # show_extra=True by default
+
+
+def test_sync_state_save_keeps_a_files_mode_and_uses_the_umask(tmp_path: Path) -> None:
+    import os
+
+    new = tmp_path / "new.json"
+    old_umask = os.umask(0o022)
+    try:
+        SyncState(watermark=5).save(new)
+    finally:
+        os.umask(old_umask)
+    assert new.stat().st_mode & 0o777 == 0o644
+    kept = tmp_path / "kept.json"
+    kept.write_text("{}")
+    kept.chmod(0o640)
+    SyncState(watermark=7).save(kept)
+    assert kept.stat().st_mode & 0o777 == 0o640
+    assert SyncState.load(kept).watermark == 7
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
