@@ -51,24 +51,38 @@ from .models.b2b_orders import (
     OrderProductOption,
     OrderUpdate,
 )
+from .models.channels import Channel
 from .models.common import Page
-from .models.v2_orders import (
-    OrderStatus,
-    OrderUpdateResult,
-    Shipment,
-    ShipmentItem,
-    V2BillingAddress,
-    V2Order,
-    V2OrderProduct,
-    V2ShippingAddress,
-)
 
 if TYPE_CHECKING:
     from .export import ExportedOrder, SyncState
+    from .models.v2_orders import (
+        OrderStatus,
+        OrderUpdateResult,
+        Shipment,
+        ShipmentItem,
+        V2BillingAddress,
+        V2Order,
+        V2OrderProduct,
+        V2ShippingAddress,
+    )
+    from .resources.v2_orders import V2OrderQuery
 
-# The export module (and what it imports) loads on first use: a plain walk does not pay
-# for it at import time.
-_LAZY = {"ExportedOrder": "export", "SyncState": "export"}
+# The export module and the V2 models (and what they import) load on first use: a plain
+# B2B walk does not pay for them at import time.
+_LAZY = {
+    "ExportedOrder": "export",
+    "SyncState": "export",
+    "OrderStatus": "models.v2_orders",
+    "OrderUpdateResult": "models.v2_orders",
+    "Shipment": "models.v2_orders",
+    "ShipmentItem": "models.v2_orders",
+    "V2BillingAddress": "models.v2_orders",
+    "V2Order": "models.v2_orders",
+    "V2OrderProduct": "models.v2_orders",
+    "V2ShippingAddress": "models.v2_orders",
+    "V2OrderQuery": "resources.v2_orders",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -80,6 +94,10 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [
@@ -94,6 +112,7 @@ __all__ = [
     "BatchResult",
     "BigCommerceError",
     "BodyTooLargeError",
+    "Channel",
     "ClientClosedError",
     "ClientStats",
     "ConflictError",
@@ -137,6 +156,7 @@ __all__ = [
     "V2BillingAddress",
     "V2Order",
     "V2OrderProduct",
+    "V2OrderQuery",
     "V2ShippingAddress",
     "WrongEventLoopError",
     "__version__",

@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import msgspec
@@ -36,7 +36,9 @@ from ._version import __version__
 from .errors import InvalidArgumentError
 from .resources.b2b_orders import B2BOrders
 from .resources.channels import Channels
-from .resources.v2_orders import V2
+
+if TYPE_CHECKING:
+    from .resources.v2_orders import V2
 
 __all__ = ["ENV_VARS", "B2BClient", "Deadline"]
 
@@ -161,8 +163,18 @@ class B2BClient:
         self.orders = B2BOrders(pipeline)
         #: B2B Edition channels: ``/api/v3/io/channels`` (``channel_ids="all"`` uses it).
         self.channels = Channels(pipeline)
-        #: V2 orders (``client.v2.orders``): products, shipping addresses, shipments, updates.
-        self.v2 = V2(pipeline)
+        self._v2: V2 | None = None
+
+    @property
+    def v2(self) -> V2:
+        """V2 orders (``client.v2.orders``): list, count, products, shipping addresses,
+        shipments, updates."""
+        if self._v2 is None:
+            # Loaded on first use: a B2B walk never pays for the V2 models and validators.
+            from .resources.v2_orders import V2
+
+            self._v2 = V2(self._pipeline)
+        return self._v2
 
     @classmethod
     def from_env(

@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import msgspec
@@ -182,7 +182,7 @@ def read_response(
     raw: RawResponse,
     *,
     method: str,
-    url: str,
+    url: str | HasDisplayURL,
     decoder: msgspec.json.Decoder[Any] | None,
     allow_empty: bool,
     secret: Secret,
@@ -192,34 +192,51 @@ def read_response(
     A non-2xx status raises the class :func:`~bcb2b_async.errors.error_for_status` picks
     (a 429 carries the server's reset hint as ``retry_after``); a 2xx is decoded with
     ``decoder`` (returned raw without one); a 204 or empty body is ``None`` with
-    ``allow_empty`` and a :class:`DecodeError` otherwise. Error bodies are redacted of the
-    access token before they are kept.
+    ``allow_empty`` and a :class:`DecodeError` otherwise. ``url`` (or an object whose
+    ``display_url`` builds it) is only shown in errors. Bodies kept in errors are redacted
+    of the access token; a successful body is decoded as it came, without a scan.
     """
     status = raw.status
     if 200 <= status < 300:
         if decoder is None:
             return raw
         body = raw.body
+        if status != 204:
+            try:
+                return decoder.decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError):
+                pass  # the typed error is built below, outside this handler: no context
+        shown = _shown(url)
         if status == 204 or not body.strip():
             if allow_empty:
                 return None
-            raise DecodeError("empty response body", method=method, url=url, status=status,
+            raise DecodeError("empty response body", method=method, url=shown, status=status,
                               body=b"")
-        redacted = secret.redact(body)
-        if redacted is body:
-            return decode(decoder, body, method=method, url=url, status=status)
-        # The token is in the body: decode the redacted copy, so that no error (nor its
-        # __context__) ever holds the original text.
-        return decode(decoder, redacted, method=method, url=url, status=status)
+        # Decoding the redacted copy again raises the typed error; neither it nor its
+        # context holds the original text.
+        return decode(decoder, secret.redact(body), method=method, url=shown, status=status)
     retry_after = parse_rate_headers(raw.headers).reset_after if status == 429 else None
     raise error_for_status(
         status,
         method=method,
-        url=url,
+        url=_shown(url),
         body=secret.redact(raw.body),
         request_id=raw.headers.get("X-Request-Id"),
         retry_after=retry_after,
     )
+
+
+class HasDisplayURL(Protocol):
+    """Anything that can build the URL shown in messages (only when one is shown)."""
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its query; never a secret."""
+        ...
+
+
+def _shown(url: str | HasDisplayURL) -> str:
+    return url if isinstance(url, str) else url.display_url
 
 
 class Pipeline:
@@ -485,7 +502,7 @@ class Pipeline:
                 time.monotonic() - started, request_id=raw.headers.get("X-Request-Id"),
                 call_id=call.id,
             ))
-        return read_response(raw, method=call.method, url=call.display_url,
+        return read_response(raw, method=call.method, url=call,
                              decoder=call.decoder, allow_empty=call.allow_empty,
                              secret=self._secret)
 

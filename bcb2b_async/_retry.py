@@ -15,8 +15,6 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-import backoff
-
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -101,6 +99,8 @@ class RetryPolicy:
 
     def schedule(self) -> Generator[float, Any, None]:
         """A fresh exponential schedule for one call: ``backoff.expo``, primed, capped."""
+        import backoff  # only a call that fails needs it: kept off the import of a walk
+
         waits = backoff.expo(base=2, factor=self.base_delay, max_value=self.max_delay)
         next(waits)  # backoff's generators start with a bare ``yield`` for ``send()``
         return waits

@@ -9,7 +9,6 @@ body builders) live next to their API (``_v2_validate.py``) and call these.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -176,6 +175,8 @@ def did_you_mean(word: object, options: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` for the option closest to ``word``, or ``""``."""
     if not isinstance(word, str):
         return ""
+    import difflib  # only a bad argument needs it
+
     close = difflib.get_close_matches(word, sorted(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
