@@ -36,13 +36,15 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from aiolimiter import AsyncLimiter
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._config import PRIORITIES, Priority, RateLimit
 from .errors import DeadlineExceededError, InvalidArgumentError, ServerWaitTooLongError
+
+if TYPE_CHECKING:
+    from aiolimiter import AsyncLimiter
 
 __all__ = [
     "Limiter",
@@ -256,6 +258,11 @@ class SlidingWindow:
     def used(self, now: float) -> int:
         """Occupied slots at ``now``: requests in flight plus those finished within a window."""
         self._trim(now)
+        return self.in_flight + len(self._done)
+
+    @property
+    def occupied(self) -> int:
+        """Slots taken, as last trimmed (an upper bound of :meth:`used`, without a trim)."""
         return self.in_flight + len(self._done)
 
     def has_room(self, now: float, cap: int) -> bool:
@@ -531,7 +538,7 @@ class Limiter:
         self._sleep = sleep
         self._window = SlidingWindow(rate.requests, rate.seconds + rate.effective_margin)
         self._bulk_cap = rate.requests - rate.reserved_requests
-        self._bucket: AsyncLimiter | None = None
+        self._bucket: AsyncLimiter | None = None  # created when first needed
         self._queue = WaiterQueue(priorities=priorities)
         self._seq = 0
         # What the server last told us, adjusted for what we sent since; the reset time
@@ -668,10 +675,17 @@ class Limiter:
         return await self._grant(priority, self._clock(), start)
 
     async def _grant(self, priority: Priority, now: float, start: float) -> Permit:
-        if self._use_bucket:
+        window = self._window
+        # The bucket paces the second half of a window; while fewer than half the quota's
+        # slots are taken it could not make anyone wait, so it is not consulted (nor
+        # imported: a walk far from its quota never loads aiolimiter).
+        if self._use_bucket and 2 * window.occupied >= self.rate.requests:
             bucket = self._bucket
             if bucket is None:
-                bucket = self._bucket = AsyncLimiter(self.rate.requests, self.rate.seconds)
+                import aiolimiter
+
+                bucket = self._bucket = aiolimiter.AsyncLimiter(self.rate.requests,
+                                                                self.rate.seconds)
             # Never waits: the bucket's level is at most the grants of the last window,
             # which the sliding window keeps below the quota.
             await bucket.acquire()
