@@ -164,6 +164,11 @@ class AsyncPaginator(Generic[T]):
                         if error is not None:
                             raise error
                 page = pending.popleft().result()
+                # Refill before handing the page out: ``concurrency`` requests stay in
+                # flight while the consumer works through this one.
+                while len(pending) < self._concurrency and next_index < n_pages:
+                    pending.append(asyncio.ensure_future(self._fetch(next_index)))
+                    next_index += 1
                 self._check_drift(total, page)
                 yield page
                 if is_last_page(offset=page.offset, count=len(page.items), limit=size,
