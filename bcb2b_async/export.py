@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import tempfile
@@ -132,6 +133,8 @@ __all__ = [
 ]
 
 PAGE_SIZE = 200
+#: The fewest full pages an export slice is cut to hold (when the total is known).
+SLICE_PAGES = 8
 #: ``channel_ids="all"``: every enabled channel of the store.
 ALL_CHANNELS = "all"
 #: Seconds before "now" where a sync run ends its range (see the module docstring).
@@ -482,6 +485,32 @@ async def _keyset_pages(
     raise BigCommerceError(f"walk of {field_name} did not finish within {max_requests} requests")
 
 
+async def _balanced_slices(
+    client: B2BClient,
+    lo: int,
+    hi: int,
+    base: Sequence[tuple[str, str]],
+    parts: int,
+    total: int,
+    priority: Priority | None,
+) -> list[tuple[int, int]]:
+    """``[lo, hi]`` cut into up to ``parts`` contiguous ranges holding about as many
+    orders each: the ``createdAt`` of the orders at offsets ``total * k / parts`` (one
+    one-order request each, sent together). The cuts only balance the work; each range
+    is walked exactly, whatever changed since."""
+    if parts <= 1 or total <= PAGE_SIZE:
+        return [(lo, hi)]
+    answers = await asyncio.gather(*(
+        _page(client, _list_params("createdAt", *_WIDE.raw(lo, hi), base, limit=1,
+                                   offset=total * k // parts), priority)
+        for k in range(1, parts)
+    ))
+    cuts = sorted({t for t in (_ts(items[0], "createdAt") for items, _ in answers if items)
+                   if lo < t <= hi})
+    bounds = [lo, *cuts, hi + 1]
+    return [(a, b - 1) for a, b in itertools.pairwise(bounds) if a <= b - 1]
+
+
 def _slices(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
     """Split ``[lo, hi]`` into up to ``parts`` contiguous, disjoint ranges."""
     span = hi - lo + 1
@@ -583,18 +612,28 @@ async def export_orders(
     # Slice from the first order in range, not from 1970: otherwise nearly every order
     # falls in the last slice and one worker walks them all.
     lo = max(lo, _ts(first[0], "createdAt"))
-    # Enough slices to keep the workers busy, not more than the orders fill pages: each
-    # slice costs at least one request.
-    parts = concurrency * 4 if total is None else max(1, min(concurrency * 4,
-                                                             -(-total // PAGE_SIZE)))
+    # Enough slices to keep the workers busy, each worth at least SLICE_PAGES pages: every
+    # slice ends on a partial page, so a small slice wastes a larger share of a request.
+    parts = concurrency * 4 if total is None else max(
+        1, min(concurrency * 4, -(-total // (PAGE_SIZE * SLICE_PAGES))))
     per_order = _PerOrder(client, prio, source)
     if (with_products or with_details) and how == "auto":
         join = await plan_join(client.v2.orders, lo, hi, total or 0, priority=prio) \
             if total is not None else JoinPlan(None)
-        # Groups of JOIN_GROUP bound the memory; slices only spread the work.
+        # Groups of JOIN_GROUP bound the memory; slices only spread the work. The B2B
+        # quota carries the list pages; a line or detail the V2 list could not give is
+        # fetched on V2 (on BigCommerce its quota is at least B2B's and its list needs
+        # fewer pages), unless products_source pins one.
+        fallback = _PerOrder(client, prio, "v2" if source == "both" else source)
+        # One slice a worker, cut where the orders are (not evenly in time: a store's
+        # orders are not spread evenly, and a long last slice would leave one worker
+        # walking alone); each worker keeps a join in flight beside its walk.
+        slices = (await _balanced_slices(client, lo, hi, base, min(parts, concurrency),
+                                         total, prio)
+                  if total is not None else _slices(lo, hi, min(parts, concurrency * 2)))
         async with contextlib.aclosing(_joined_slices(
-            client, _slices(lo, hi, parts), base, semantics, concurrency, prio, join,
-            per_order, with_products=with_products, with_details=with_details,
+            client, slices, base, semantics, concurrency, prio, join,
+            fallback, with_products=with_products, with_details=with_details,
         )) as joined:
             async for item in joined:
                 yield item
@@ -669,12 +708,20 @@ class _PerOrder:
         }
         self._pending = {"b2b": 0, "v2": 0}
 
+    def _queued(self, api: str) -> int:
+        """Calls ahead in ``api``'s queue: ours in flight, plus whatever else waits for its
+        limiter (the list pages of the walk, when the limiter can tell)."""
+        limiter = self._client.limiter("b2b" if api == "b2b" else "v2")
+        waiting = getattr(limiter, "waiting", None)
+        others = waiting() if callable(waiting) else 0
+        return self._pending[api] + int(others)
+
     def _pick(self) -> str:
         if self._source != "both":
             return self._source
         # Expected time to drain each API's queue if this call joins it.
-        b2b_cost = (self._pending["b2b"] + 1) / self._speed["b2b"]
-        v2_cost = (self._pending["v2"] + 1) / self._speed["v2"]
+        b2b_cost = (self._queued("b2b") + 1) / self._speed["b2b"]
+        v2_cost = (self._queued("v2") + 1) / self._speed["v2"]
         return "b2b" if b2b_cost <= v2_cost else "v2"
 
     async def products(self, order: Order) -> list[OrderProduct]:
@@ -876,18 +923,32 @@ async def _joined_slices(
             await put(item)
 
     async def worker(put: Callable[[ExportedOrder], Awaitable[None]]) -> None:
-        for s_lo, s_hi in todo:
-            group: list[Order] = []
-            async with contextlib.aclosing(_keyset_pages(
-                client, "createdAt", s_lo, s_hi, base, semantics, priority=priority
-            )) as pages:
-                async for page in pages:
-                    group.extend(page)
-                    if len(group) >= JOIN_GROUP:
-                        await flush(group, put)
-                        group = []
-            if group:
-                await flush(group, put)
+        # The B2B walk goes on while a group is being joined (one join in flight per
+        # worker): the B2B quota, which carries the list pages, never idles while V2 works.
+        joining: asyncio.Task[None] | None = None
+        try:
+            for s_lo, s_hi in todo:
+                group: list[Order] = []
+                async with contextlib.aclosing(_keyset_pages(
+                    client, "createdAt", s_lo, s_hi, base, semantics, priority=priority
+                )) as pages:
+                    async for page in pages:
+                        group.extend(page)
+                        if len(group) >= JOIN_GROUP:
+                            if joining is not None:
+                                await joining
+                            joining = asyncio.ensure_future(flush(group, put))
+                            group = []
+                if group:
+                    if joining is not None:
+                        await joining
+                    joining = asyncio.ensure_future(flush(group, put))
+            if joining is not None:
+                await joining
+        finally:
+            if joining is not None and not joining.done():
+                joining.cancel()
+                await asyncio.gather(joining, return_exceptions=True)
 
     async with contextlib.aclosing(fan_in(worker, workers=concurrency,
                                           buffer=PAGE_SIZE * concurrency)) as items:

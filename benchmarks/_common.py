@@ -137,11 +137,13 @@ class ServerProc:
         self._err.close()
 
 
-def sandbox(orders: int, *, b2b_rate: str = "off", v2_rate: str = "off") -> ServerProc:
-    """The library's sandbox store in its own process (with a stats endpoint added)."""
+def sandbox(orders: int, *, b2b_rate: str = "off", v2_rate: str = "off",
+            extra: tuple[str, ...] = ()) -> ServerProc:
+    """The library's sandbox store in its own process (with a stats endpoint added);
+    ``extra`` are more flags of ``python -m bcb2b_async.testing``."""
     return ServerProc(
         ["-m", "benchmarks._sandbox", "--orders", str(orders), "--port", "0",
-         "--b2b-rate", b2b_rate, "--v2-rate", v2_rate],
+         "--b2b-rate", b2b_rate, "--v2-rate", v2_rate, *extra],
         "SANDBOX",
     )
 

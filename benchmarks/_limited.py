@@ -16,23 +16,26 @@ CHANNELS = [1, 2, 3]
 
 
 async def export_run(
-    url: str, *, quota: int | None, window: float, with_products: bool, budget: float
+    url: str, *, quota: int | None, window: float, with_products: bool, budget: float,
+    v2_quota: int | None = None, plan: str = "auto",
 ) -> dict[str, Any]:
-    """One export through a client limited to ``quota``/``window`` on both APIs (no
-    client-side limit when ``quota`` is None).
+    """One export through a client limited to ``quota``/``window`` on B2B and
+    ``v2_quota`` (default: ``quota``) on V2 (no client-side limit when ``quota`` is None);
+    ``plan`` is ``export_orders``' plan for products.
 
     Returns wall seconds (first request to last order), orders and the client's counters.
     """
     rate = RateLimit(quota, window) if quota is not None else None
+    v2_rate = RateLimit(v2_quota or quota, window) if quota is not None else None
     client = B2BClient(STORE_HASH, TOKEN, b2b_base_url=url, v2_base_url=url,
-                       b2b_rate_limit=rate, v2_rate_limit=rate)
+                       b2b_rate_limit=rate, v2_rate_limit=v2_rate)
     n = 0
     enriched = 0
     async with client:
         t0 = time.perf_counter()
         async with asyncio.timeout(budget):
             async for item in export_orders(client, channel_ids=CHANNELS,
-                                            with_products=with_products):
+                                            with_products=with_products, plan=plan):
                 n += 1
                 if item.products is not None:
                     enriched += 1
@@ -42,6 +45,7 @@ async def export_run(
         "seconds": seconds,
         "orders": n,
         "enriched": enriched,
+        "requests": s.requests,
         "b2b_requests": s.b2b.requests,
         "v2_requests": s.v2.requests,
         "rate_limited": s.rate_limited,

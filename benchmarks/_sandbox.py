@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bcb2b_async.testing import SandboxStore
-from bcb2b_async.testing.__main__ import build_parser
+from bcb2b_async.testing.__main__ import build_parser, store_options
 from bcb2b_async.testing._store import SandboxStats
 
 
@@ -64,6 +64,7 @@ async def serve(argv: list[str] | None) -> None:
         port=args.port,
         host=args.host,
         required_extra_fields=getattr(args, "required_extra_fields", False),
+        **store_options(args),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

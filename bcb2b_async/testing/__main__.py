@@ -20,6 +20,7 @@ import asyncio
 import shlex
 import signal
 import sys
+from typing import Any
 
 from .._client import ENV_VARS
 from ._ratelimit import RateWindow
@@ -31,6 +32,22 @@ def _rate(text: str) -> RateWindow | None:
         return RateWindow.parse(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def store_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The store's B2B-share, storefront and quirk options from the parsed flags."""
+    options: dict[str, Any] = {
+        "b2b_share": args.b2b_share,
+        "multi_storefront": not args.single_storefront,
+        "realistic": args.realistic,
+    }
+    if args.empty_line_items is not None:
+        options["empty_line_items"] = args.empty_line_items
+    if args.long_orders is not None:
+        options["long_orders"] = args.long_orders
+    if args.late_b2b_share is not None:
+        options["late_b2b_share"] = args.late_b2b_share
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--companies", type=int, default=20)
     p.add_argument("--old-fraction", type=float, default=0.2)
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    p.add_argument("--b2b-share", type=float, default=1.0,
+                   help="share of the orders that are B2B orders (the others are consumer "
+                        "orders only V2 lists); default 1.0")
+    p.add_argument("--single-storefront", action="store_true",
+                   help="no multi-storefront: GET /channels answers 403, channel 1 only")
+    p.add_argument("--realistic", action="store_true",
+                   help="the documented quirks: B2B createdAt lagging the V2 date_created, "
+                        "empty embedded line items, orders over 50 lines")
+    p.add_argument("--empty-line-items", type=float, default=None, metavar="SHARE",
+                   help="share of orders whose embedded line items come back empty")
+    p.add_argument("--long-orders", type=float, default=None, metavar="SHARE",
+                   help="share of orders with 51..120 lines")
+    p.add_argument("--late-b2b-share", type=float, default=None, metavar="SHARE",
+                   help="with --realistic: share of company orders assigned to their "
+                        "company days after the order (default 0.01)")
     p.add_argument(
         "--required-extra-fields",
         action="store_true",
@@ -89,6 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
         port=args.port,
         host=args.host,
         required_extra_fields=args.required_extra_fields,
+        **store_options(args),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

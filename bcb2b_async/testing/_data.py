@@ -560,6 +560,7 @@ def generate(
     old_fraction: float,
     b2b_share: float = 1.0,
     lag: bool = False,
+    late_share: float = LATE_B2B_SHARE,
 ) -> OrderIndex:
     """Build the core columns of ``n`` seeded orders relative to ``now``.
 
@@ -652,7 +653,7 @@ def generate(
         lags = array("i", bytes(4 * n))
         for i in range(n):
             if b2b is None or b2b[i]:
-                lags[i] = b2b_lag(seed, i, company[i], late=True)
+                lags[i] = b2b_lag(seed, i, company[i], late=True, late_share=late_share)
     return OrderIndex(
         array("q", created),
         array("q", updated),
@@ -683,13 +684,14 @@ def consumer_customer(seed: int, i: int) -> int:
     return 0 if h % 5 == 0 else 1 + (h >> 8) % 999
 
 
-def b2b_lag(seed: int, i: int, company: int, *, late: bool) -> int:
+def b2b_lag(seed: int, i: int, company: int, *, late: bool,
+            late_share: float = LATE_B2B_SHARE) -> int:
     """Seconds between a store order and its B2B record: 0..10 (Create Order attaches the
-    B2B data up to 10 s later) and, when ``late``, for ~1% of company orders 1..180 days
-    (an older order assigned to its company later)."""
+    B2B data up to 10 s later) and, when ``late``, for ``late_share`` (~1%) of company
+    orders 1..180 days (an older order assigned to its company later)."""
     h = mix(seed * 0x100000001B3 ^ ((i + 3) * 0x9E3779B97F4A7C15))
     small = h % 11
-    if late and company and ((h >> 8) % 10_000) < LATE_B2B_SHARE * 10_000:
+    if late and company and ((h >> 8) % 10_000) < late_share * 10_000:
         return small + DAY * (1 + (h >> 24) % 180)
     return small
 

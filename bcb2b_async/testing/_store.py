@@ -21,6 +21,7 @@ from ._data import (
     ADDED_LINE_ID_START,
     ADDED_SHIPMENT_ID_START,
     EXTRA_ADDRESS_ID_BASE,
+    LATE_B2B_SHARE,
     Order,
     Seeded,
     b2b_lag,
@@ -130,6 +131,8 @@ class SandboxStore:
         b2b_lag: B2B ``createdAt`` comes 0..10 s (seeded) after the V2 ``date_created``,
             and for ~1% of company orders (assigned to their company later) 1..180 days
             after. Default: on when ``realistic``, else off (the two are equal).
+        late_b2b_share: with ``b2b_lag``, the share of company orders assigned to their
+            company days later (default 0.01).
         empty_line_items: share of orders whose embedded consignment ``line_items`` come
             back empty although the order has items (bigcommerce/dev-docs#2052). Default
             0.02 when ``realistic``, else 0.
@@ -172,6 +175,7 @@ class SandboxStore:
         b2b_share: float = 1.0,
         realistic: bool = False,
         b2b_lag: bool | None = None,
+        late_b2b_share: float = LATE_B2B_SHARE,
         empty_line_items: float | None = None,
         long_orders: float | None = None,
         line_item_cap: int | None = 50,
@@ -236,6 +240,7 @@ class SandboxStore:
             old_fraction=old_fraction,
             b2b_share=b2b_share,
             lag=b2b_lag,
+            late_share=late_b2b_share,
         )
         self._seeded = Seeded(
             self._index,
