@@ -243,6 +243,11 @@ def priority(value: object) -> Priority:
     return "interactive" if value == "interactive" else "bulk"
 
 
+def optional_priority(value: object) -> Priority | None:
+    """``None`` (the client's default) or a valid priority."""
+    return None if value is None else priority(value)
+
+
 def channel_ids(value: object) -> list[int] | None:
     """``None`` or a non-empty list of positive channel ids (duplicates removed, order kept)."""
     if value is None:

@@ -28,6 +28,7 @@ from .._validate import (
     int_range,
     invalid_items,
     optional_positive_id,
+    optional_priority,
     positive_id,
     unix_seconds,
 )
@@ -254,7 +255,7 @@ class B2BOrders:
         cached = self._extra_cache
         if not refresh and cached is not None and now - cached[0] < self.extra_field_cache_ttl:
             return list(cached[1])
-        prio = None if priority is None else check_priority(priority)
+        prio = optional_priority(priority)
         decoder = envelope_decoder(list[ExtraFieldConfig])
         limit = MAX_PAGE_SIZE
 

@@ -34,6 +34,7 @@ from .._validate import (
     invalid_items,
     non_empty_string,
     optional_positive_id,
+    optional_priority,
     positive_id,
     unix_seconds,
 )
@@ -316,7 +317,7 @@ class V2Orders:
         """A paginator over an already-built :class:`V2OrderQuery` (for exports)."""
         if not isinstance(query, V2OrderQuery):
             raise InvalidArgumentError("query must be a V2OrderQuery (V2OrderQuery.build())")
-        prio = _prio(priority)
+        prio = optional_priority(priority)
         until = resolve_deadline(deadline)
         size = query.page_size
 
@@ -595,7 +596,7 @@ class V2Orders:
         if order_address_id is not None:
             order_address_id = positive_id("order_address_id", order_address_id)
         lines = shipment_items(items) if items is not None else None
-        prio = _prio(priority)
+        prio = optional_priority(priority)
         until = resolve_deadline(deadline)
         if order_address_id is None:
             addresses = await self.shipping_addresses(oid, priority=prio, deadline=until)
@@ -661,7 +662,7 @@ class V2Orders:
             shipping_provider=shipping_provider,
             tracking_carrier=tracking_carrier,
         )
-        prio = _prio(priority)
+        prio = optional_priority(priority)
         until = resolve_deadline(deadline)
         fields_updated: list[str] = []
         shipment: Shipment | None = None
@@ -803,7 +804,7 @@ class V2Orders:
     ) -> builtins.list[T]:
         pipe = self._pipe
         decoder = decoder_for(list[item_type] | None)  # type: ignore[valid-type]
-        prio = _prio(priority)
+        prio = optional_priority(priority)
         until = resolve_deadline(deadline)
 
         async def fetch(index: int) -> Page[T]:
@@ -903,5 +904,3 @@ def _status_label(status_id: int) -> str | None:
         return None
 
 
-def _prio(priority: Priority | None) -> Priority | None:
-    return None if priority is None else check_priority(priority)
