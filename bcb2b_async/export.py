@@ -86,14 +86,13 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
 from ._batch import fan_in, run_batch
 from ._client import B2BClient
 from ._config import Priority
-from ._decode import envelope_decoder
 from ._joined import JoinPlan, plan_join, v2_orders_for
 from ._validate import (
     channel_ids as check_channel_ids,
@@ -117,6 +116,7 @@ from .models.v2_orders import (
     V2ShippingAddress,
     V2ShippingConsignment,
 )
+from .resources.b2b_orders import OrderQuery
 
 __all__ = [
     "ALL_CHANNELS",
@@ -173,6 +173,13 @@ _FAR = 4_102_444_800
 _WIDE = BoundSemantics(min_inclusive=False, max_inclusive=False)
 
 
+class _ListCall(NamedTuple):
+    """One ``GET /orders`` of export or sync: the resource's query and the offset."""
+
+    query: OrderQuery
+    offset: int
+
+
 def _list_params(
     field_name: TimeField,
     raw_min: int,
@@ -182,22 +189,22 @@ def _list_params(
     limit: int,
     offset: int = 0,
     descending: bool = False,
-) -> list[tuple[str, str]]:
-    """The one builder of B2B ``GET /orders`` queries used by export and sync.
+) -> _ListCall:
+    """The one builder of B2B ``GET /orders`` queries used by export and sync: an
+    :class:`~bcb2b_async.resources.b2b_orders.OrderQuery` for the resource's page fetch.
 
     ``raw_min``/``raw_max`` go to the wire as they are (see :meth:`BoundSemantics.raw`);
     ``base`` holds the filters (:func:`_base_params`).
     """
     pmin, pmax = _PARAMS[field_name]
-    return [
-        ("limit", str(limit)),
-        ("offset", str(offset)),
+    params = [
         ("sortBy", field_name),
         ("orderBy", "DESC" if descending else "ASC"),
         (pmin, str(max(0, raw_min))),
         (pmax, str(raw_max)),
         *base,
     ]
+    return _ListCall(OrderQuery(params, limit), offset)
 
 
 def _base_params(
@@ -306,21 +313,17 @@ def _ts(order: Order, field_name: TimeField) -> int:
 
 async def _page(
     client: B2BClient,
-    params: list[tuple[str, str]],
+    call: _ListCall,
     priority: Priority | None,
 ) -> tuple[list[Order], int | None]:
-    """One list answer: its orders and ``totalCount``.
+    """One list answer through the resource's page fetch: its orders and ``totalCount``.
 
     ``data`` must be a list: a 2xx whose ``data`` is missing or null is a
     :class:`~bcb2b_async.DecodeError` (retried as a malformed answer), never an empty page
     that would end a walk early.
     """
-    env = await client.request(
-        "b2b", "GET", "/orders", params=params, decoder=envelope_decoder(list[Order]),
-        priority=priority,
-    )
-    total = env.meta.total if env.meta is not None else None
-    return env.data, total
+    page = await client.orders.page(call.query, offset=call.offset, priority=priority)
+    return page.items, page.total
 
 
 async def probe_bounds(
