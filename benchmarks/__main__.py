@@ -462,8 +462,9 @@ def run_products(plan: Plan) -> list[Row]:
             + f" for {n:,} orders (the per-order path: one products call per order); "
             f"429s: server {throttled}, client {client_429}",
             f"the store counts fixed {w:g} s windows: the B2B list alone ({-(-n // 200)} "
-            f"pages) needs {list_windows:.0f} s before its last window opens; wall / that: "
-            + ", ".join(f"{r['seconds'] / list_windows:.2f}" for r in results),
+            f"pages) needs {list_windows:.0f} s before its last window opens"
+            + ("; wall / that: " + ", ".join(f"{r['seconds'] / list_windows:.2f}"
+                                             for r in results) if list_windows else ""),
             "store: " + " ".join(ROW5_STORE) + " (B2B createdAt 0..10 s after the V2 "
             "date_created, 0.2 % of company orders assigned days later, a few orders over "
             "50 lines, 0.2 % with empty embedded lines; each such order costs a call of "
