@@ -503,13 +503,20 @@ async def _balanced_slices(
     is walked exactly, whatever changed since."""
     if parts <= 1 or total <= PAGE_SIZE:
         return [(lo, hi)]
+    # All probes finish (or fail) before anything is raised: none is left running.
     answers = await asyncio.gather(*(
         _page(client, _list_params("createdAt", *_WIDE.raw(lo, hi), base, limit=1,
                                    offset=total * k // parts), priority)
         for k in range(1, parts)
-    ))
-    cuts = sorted({t for t in (_ts(items[0], "createdAt") for items, _ in answers if items)
-                   if lo < t <= hi})
+    ), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    cuts = sorted({
+        _ts(items[0], "createdAt")
+        for items, _ in (a for a in answers if not isinstance(a, BaseException))
+        if items and lo < _ts(items[0], "createdAt") <= hi
+    })
     bounds = [lo, *cuts, hi + 1]
     return [(a, b - 1) for a, b in itertools.pairwise(bounds) if a <= b - 1]
 
