@@ -198,3 +198,35 @@ async def test_bad_arguments_raise_before_any_request(
         with pytest.raises(InvalidArgumentError):
             await export_all(client, **kwargs)
         assert client.stats.requests == 0
+
+
+@pytest.mark.timeout(30)
+async def test_leaving_a_joined_export_early_leaves_nothing_running(
+    make_client: ClientFactory,
+) -> None:
+    async with SandboxStore(orders=6000, seed=6, b2b_rate=None, v2_rate=None) as store:
+        # A slow V2 quota: joins are still in flight when the consumer leaves.
+        client = make_client(store, v2_rate_limit=RateLimit(8, 1.0))
+
+        def others() -> set[asyncio.Task[object]]:
+            me = asyncio.current_task()
+            return {t for t in asyncio.all_tasks()
+                    if t is not me and "RequestHandler" not in t.get_coro().__qualname__}
+
+        before = others()
+        got = []
+        async with asyncio.timeout(20):
+            # One worker: it walks on while its previous group is joined.
+            gen = export_orders(client, channel_ids=CHANNELS, with_products=True,
+                                with_details=True, concurrency=1)
+            async for item in gen:
+                got.append(item.bc_order_id)
+                if len(got) == 500:  # the first group coming out, other joins in flight
+                    break
+            await gen.aclose()
+        await asyncio.sleep(0.05)
+        assert others() - before == set()
+        sent = client.stats.requests
+        await asyncio.sleep(0.3)
+        assert client.stats.requests == sent
+        assert len(got) == len(set(got)) == 500
