@@ -25,7 +25,7 @@ from ._config import (
     RateLimit,
     validate_base_url,
 )
-from ._pipeline import Deadline, Pipeline, Secret, resolve_deadline  # noqa: F401 (compat)
+from ._pipeline import Deadline, Pipeline, Secret
 from ._ratelimit import Limiter, LimiterBackend
 from ._retry import RetryPolicy
 from ._stats import ClientStats, Hooks
