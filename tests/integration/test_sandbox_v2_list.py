@@ -22,6 +22,8 @@ import pytest
 
 from bcb2b_async.testing import RateWindow, SandboxStore
 
+from .test_sandbox_server import call
+
 B2B = "/api/v3/io"
 WARNING = (
     "Not all line items of this consignment are returned with this response, only 50 are "
@@ -47,19 +49,6 @@ async def serve(**kwargs: Any) -> AsyncIterator[tuple[SandboxStore, aiohttp.Clie
             store.base_url, headers=headers, timeout=timeout
         ) as session:
             yield store, session
-
-
-async def call(
-    session: aiohttp.ClientSession, method: str, path: str, **kwargs: Any
-) -> tuple[int, Any, Any]:
-    async with session.request(method, path, **kwargs) as resp:
-        body = await resp.read()
-        data: Any = None
-        if body and resp.content_type == "application/json":
-            data = await resp.json()
-        elif body:
-            data = body.decode()
-        return resp.status, resp.headers, data
 
 
 async def v2_walk(
