@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
+
+import msgspec
 
 from .errors import InvalidArgumentError
 
@@ -22,8 +23,7 @@ PRIORITIES: tuple[Priority, ...] = ("interactive", "bulk")
 API = Literal["b2b", "v2"]
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimit:
+class RateLimit(msgspec.Struct, frozen=True):
     """A fixed-window quota: at most ``requests`` per ``seconds``.
 
     BigCommerce quotas: B2B Edition ``RateLimit(150, 60.0)``; V2 ``RateLimit(150, 30.0)``
@@ -123,8 +123,7 @@ def validate_base_url(name: str, url: object) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-@dataclass(frozen=True, slots=True)
-class ClientConfig:
+class ClientConfig(msgspec.Struct, frozen=True):
     """Everything a client needs to know, validated once."""
 
     store_hash: str
@@ -137,9 +136,13 @@ class ClientConfig:
     priority: Priority = "interactive"
     max_body_bytes: int = 64 * 1024 * 1024
     connection_limit: int = 32
-    b2b_prefix: str = field(init=False)
-    v2_prefix: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "b2b_prefix", f"{self.b2b_base_url}/api/v3/io")
-        object.__setattr__(self, "v2_prefix", f"{self.v2_base_url}/stores/{self.store_hash}/v2")
+    @property
+    def b2b_prefix(self) -> str:
+        """The B2B Edition API's URL prefix (``.../api/v3/io``)."""
+        return f"{self.b2b_base_url}/api/v3/io"
+
+    @property
+    def v2_prefix(self) -> str:
+        """The store's V2 API URL prefix (``.../stores/{store_hash}/v2``)."""
+        return f"{self.v2_base_url}/stores/{self.store_hash}/v2"

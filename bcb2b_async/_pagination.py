@@ -143,39 +143,72 @@ class AsyncPaginator(Generic[T]):
                     return
                 index += 1
         n_pages = page_count(total, size)
-        pending: deque[asyncio.Task[Page[T]]] = deque()
+        window = self._concurrency
+        loop = asyncio.get_running_loop()
+        # ``window`` workers fetch pages in index order; page ``i`` may be requested only
+        # while ``i < head + window`` (``head``: the next page to hand out), so at most
+        # ``window`` pages are in flight or held. Long-lived workers instead of a task per
+        # page: the walk's bookkeeping stays a small fraction of a page's decoding.
+        results: dict[int, Page[T]] = {}
+        head = 1
         next_index = 1
+        idle: deque[asyncio.Future[None]] = deque()  # workers waiting for the window
+        waiter: list[asyncio.Future[None]] = []  # the walk, waiting for page ``head``
+        failed: list[BaseException] = []
+
+        def wake_walk() -> None:
+            if waiter and not waiter[0].done():
+                waiter[0].set_result(None)
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < n_pages:
+                index = next_index
+                if index >= head + window:
+                    slot: asyncio.Future[None] = loop.create_future()
+                    idle.append(slot)
+                    await slot
+                    continue
+                next_index = index + 1
+                results[index] = await self._fetch(index)
+                if index == head:
+                    wake_walk()
+
+        def on_done(task: asyncio.Task[None]) -> None:
+            # A failed page ends the walk at once (a 403 on page 5 is not held back while
+            # page 4 is still retrying).
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                failed.append(error)
+                wake_walk()
+
+        workers = [loop.create_task(worker()) for _ in range(min(window, n_pages - 1))]
+        for task in workers:
+            task.add_done_callback(on_done)
         try:
-            while True:
-                while len(pending) < self._concurrency and next_index < n_pages:
-                    pending.append(asyncio.ensure_future(self._fetch(next_index)))
-                    next_index += 1
-                if not pending:
-                    return
-                # Wait for the head page, but fail as soon as any prefetched page fails:
-                # a 403 on page 5 is not held back while page 4 is still retrying. Tasks
-                # stay in ``pending`` until taken, so the ``finally`` below still cancels
-                # and awaits them whatever happens here.
-                while not pending[0].done():
-                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    for task in pending:
-                        error = task.exception() if task.done() and not task.cancelled() \
-                            else None
-                        if error is not None:
-                            raise error
-                page = pending.popleft().result()
-                # Refill before handing the page out: ``concurrency`` requests stay in
+            while head < n_pages:
+                while head not in results:
+                    if failed:
+                        raise failed[0]
+                    waiter.append(loop.create_future())
+                    try:
+                        await waiter[0]
+                    finally:
+                        waiter.clear()
+                page = results.pop(head)
+                # Move the window before handing the page out: ``window`` requests stay in
                 # flight while the consumer works through this one.
-                while len(pending) < self._concurrency and next_index < n_pages:
-                    pending.append(asyncio.ensure_future(self._fetch(next_index)))
-                    next_index += 1
+                head += 1
+                if idle:
+                    slot = idle.popleft()
+                    if not slot.done():
+                        slot.set_result(None)
                 self._check_drift(total, page)
                 yield page
                 if is_last_page(offset=page.offset, count=len(page.items), limit=size,
                                 total=total):
                     return
         finally:
-            for task in pending:
+            for task in workers:
                 task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*workers, return_exceptions=True)

@@ -35,7 +35,13 @@ import msgspec
 
 from ._config import API, ClientConfig, Priority
 from ._decode import decode
-from ._ratelimit import LimiterBackend, Permit, parse_rate_headers, supports_max_wait
+from ._ratelimit import (
+    Limiter,
+    LimiterBackend,
+    Permit,
+    parse_rate_headers,
+    supports_max_wait,
+)
 from ._retry import RetryPolicy
 from ._stats import ClientStats, Event, Hooks
 from ._transport import RawResponse, Transport
@@ -271,6 +277,13 @@ class Pipeline:
         # Backends written before ``max_wait`` existed get called without it.
         self._bounded = {api: lim is not None and supports_max_wait(lim)
                          for api, lim in self._limiters.items()}
+        # The in-process limiter grants a free slot without a coroutine (its fast path).
+        # (Not for a subclass that overrides ``acquire``: every grant must pass through it.)
+        self._try_acquire = {
+            api: lim.try_acquire
+            if isinstance(lim, Limiter) and type(lim).acquire is Limiter.acquire else None
+            for api, lim in self._limiters.items()
+        }
         self._policy = policy
         self._hooks = hooks
         self._timeout = timeout
@@ -449,7 +462,10 @@ class Pipeline:
         if deadline is not None and time.monotonic() >= deadline:
             raise self._late(call, attempt)
         permit: Permit | None = None
-        if limiter is not None:
+        try_acquire = self._try_acquire[api]
+        if try_acquire is not None:
+            permit = try_acquire(call.priority)
+        if permit is None and limiter is not None:
             if self._bounded[api]:
                 # A server's reset hint longer than the policy allows fails fast, typed.
                 permit = await limiter.acquire(call.priority, deadline,

@@ -35,9 +35,9 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._config import PRIORITIES, Priority, RateLimit
@@ -59,18 +59,32 @@ __all__ = [
     "supports_max_wait",
 ]
 
-_NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)")
-_MS = re.compile(r"\d\s*ms\b", re.IGNORECASE)
-_ALLOCATED = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(?:times)?\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds|m|min)?\s*$",
-    re.IGNORECASE,
-)
+
+
+class _Patterns:
+    """The header value patterns, compiled on first use (a walk whose responses carry no
+    rate headers never needs them, and importing the package stays cheap)."""
+
+    def __init__(self) -> None:
+        self.number = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)")
+        self.ms = re.compile(r"\d\s*ms\b", re.IGNORECASE)
+        self.allocated = re.compile(
+            r"^\s*(\d+(?:\.\d+)?)\s*(?:times)?\s*/\s*(\d+(?:\.\d+)?)\s*"
+            r"(ms|s|sec|seconds|m|min)?\s*$",
+            re.IGNORECASE,
+        )
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    return _Patterns()
+
+
 #: Header values longer than this are ignored (a sane header is a few bytes).
 _MAX_HEADER_LEN = 64
 
 
-@dataclass(frozen=True, slots=True)
-class RateHeaders:
+class RateHeaders(msgspec.Struct, frozen=True):
     """What one response said about the quota. Any field may be missing (``None``)."""
 
     remaining: int | None = None
@@ -99,7 +113,7 @@ def _number(value: str | None) -> float | None:
             pass
         else:
             return num if math.isfinite(num) else None
-    m = _NUMBER.match(value)
+    m = _patterns().number.match(value)
     if m is None:
         return None
     try:
@@ -130,7 +144,7 @@ def _seconds(value: str | None, *, unit_ms: bool = False) -> float | None:
     if (
         value is not None
         and ("m" in value or "M" in value)
-        and _MS.search(value) is not None
+        and _patterns().ms.search(value) is not None
     ):
         unit_ms = True
     secs = num / 1000.0 if unit_ms else num
@@ -144,7 +158,7 @@ def _allocated(value: str | None) -> tuple[int | None, float | None]:
     """Parse ``X-Requests-Allocated: 150 times/60 s``."""
     if value is None or len(value) > _MAX_HEADER_LEN:
         return None, None
-    m = _ALLOCATED.match(value)
+    m = _patterns().allocated.match(value)
     if m is None:
         return _count(value), None
     quota = float(m.group(1))
@@ -202,6 +216,20 @@ def _text(value: object) -> str | None:
 
 
 _UNKNOWN: _Parsed = (None, None, None, None)
+
+#: The reset-time headers of both dialects, in every spelling a mapping may hold them.
+_RESET_NAMES = ("X-Rate-Limit-Time-Reset-Ms", "X-Request-Window-Resets-After")
+_RESET_NAMES_ANY_CASE = (*_RESET_NAMES, *(n.lower() for n in _RESET_NAMES))
+
+
+def _has_reset_hint(headers: Mapping[str, str]) -> bool:
+    """Whether ``headers`` may hold a reset time (a cheap test before a full parse)."""
+    try:
+        if isinstance(headers, CIMultiDictProxy | CIMultiDict):
+            return _RESET_NAMES[0] in headers or _RESET_NAMES[1] in headers
+        return any(name in headers for name in _RESET_NAMES_ANY_CASE)
+    except TypeError:
+        return True  # an odd mapping: let the full parse decide
 
 
 def _parse_safely(headers: Mapping[str, str]) -> _Parsed:
@@ -311,8 +339,7 @@ class SlidingWindow:
         self.finish(now)
 
 
-@dataclass(slots=True)
-class Permit:
+class Permit(msgspec.Struct):
     """One granted send slot; handed back to :meth:`Limiter.observe` with the response."""
 
     seq: int
@@ -629,6 +656,31 @@ class Limiter:
             return await self._grant(priority, now, now)
         return await self._acquire_queued(priority, deadline, max_wait, now)
 
+    def try_acquire(self, priority: Priority = "bulk") -> Permit | None:
+        """Grant a send slot at once if one is free without any wait, else ``None``.
+
+        Free means: nobody queued, room in the window for ``priority``, the server's last
+        word not in the way and the token bucket not needed (fewer than half the quota's
+        slots taken). This is :meth:`acquire`'s own fast path without a coroutine; a
+        caller that gets ``None`` awaits :meth:`acquire`. The permit goes back through
+        :meth:`observe` exactly like one from :meth:`acquire`.
+        """
+        window = self._window
+        used = window.occupied
+        if (
+            self._queue.size
+            or used >= (self._bulk_cap if priority == "bulk" else self.rate.requests)
+            or (self._use_bucket and 2 * used >= self.rate.requests)
+            or (self._srv_reset_at is not None and self._server_delay(priority, self._clock()) > 0)
+        ):
+            return None
+        window.in_flight += 1
+        if self._srv_remaining is not None:
+            self._srv_remaining -= 1
+        self._seq += 1
+        self.grants += 1
+        return Permit(self._seq, priority, self._clock(), 0.0)
+
     async def _acquire_queued(
         self, priority: Priority, deadline: float | None, max_wait: float | None, start: float
     ) -> Permit:
@@ -734,8 +786,8 @@ class Limiter:
         self._window.finish(now)
         if self._queue.size:
             self._queue.wake_heads()
-        if headers is None:
-            return
+        if headers is None or not _has_reset_hint(headers):
+            return  # without a reset time the headers change nothing (see below)
         remaining, reset_after, quota, window = _parse_safely(headers)
         if reset_after is None:
             return  # no usable hint (e.g. a 429 of platform load): keep the local view

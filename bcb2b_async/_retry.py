@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from .errors import (
     APIConnectionError,
@@ -46,8 +47,7 @@ def _seconds(name: str, value: object, *, allow_zero: bool) -> float:
     return float(value)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """When to retry and how long to wait.
 
     ``max_retries`` (0..100) bounds the retries (so at most ``max_retries + 1`` attempts);

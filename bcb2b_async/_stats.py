@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 __all__ = ["APIStats", "ClientStats", "Event", "Hooks"]
 
 
-@dataclass(slots=True)
-class APIStats:
+class APIStats(msgspec.Struct):
     """Counters for one API of one client."""
 
     requests: int = 0
@@ -30,8 +30,7 @@ class APIStats:
         }
 
 
-@dataclass(slots=True)
-class ClientStats:
+class ClientStats(msgspec.Struct):
     """Per-API counters: ``stats.b2b`` and ``stats.v2``.
 
     ``requests`` counts attempts sent, ``retries`` the attempts that were repeats,
@@ -39,8 +38,8 @@ class ClientStats:
     send slot, ``errors`` the calls that finally failed.
     """
 
-    b2b: APIStats = field(default_factory=APIStats)
-    v2: APIStats = field(default_factory=APIStats)
+    b2b: APIStats = msgspec.field(default_factory=APIStats)
+    v2: APIStats = msgspec.field(default_factory=APIStats)
 
     def for_api(self, api: str) -> APIStats:
         """The counters of ``api`` (``"b2b"`` or ``"v2"``)."""
@@ -66,8 +65,7 @@ class ClientStats:
         return {"b2b": self.b2b.as_dict(), "v2": self.v2.as_dict()}
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """What a hook is told: the API, method, URL (never the token) and what happened.
 
     ``status`` is set for responses, ``attempt`` counts from 1, ``wait`` is the seconds
@@ -93,8 +91,7 @@ class Event:
 HookFn = Callable[[Event], Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Hooks:
+class Hooks(msgspec.Struct, frozen=True):
     """Optional callbacks, each called synchronously with an :class:`Event`.
 
     A hook that raises is logged and otherwise ignored: metrics must not break requests.

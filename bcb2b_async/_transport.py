@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+import msgspec
 
 from .errors import (
     APIConnectionError,
@@ -33,8 +33,7 @@ from .errors import (
 __all__ = ["RawResponse", "Transport"]
 
 
-@dataclass(slots=True)
-class RawResponse:
+class RawResponse(msgspec.Struct):
     """Status, case-insensitive headers and the whole body of one response."""
 
     status: int

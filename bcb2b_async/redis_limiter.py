@@ -70,7 +70,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -293,7 +292,6 @@ class LimiterUnavailableError(BigCommerceError):
         self.url = url
 
 
-@dataclass(slots=True)
 class SharedPermit(Permit):
     """A send slot granted through Redis.
 

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from bcb2b_async import DeadlineExceededError, Limiter, RateLimit, parse_rate_headers
 from bcb2b_async._ratelimit import (
-    _NUMBER,
     LimiterBackend,
     Permit,
     SlidingWindow,
     WaiterQueue,
     _number,
+    _patterns,
     supports_max_wait,
 )
 from bcb2b_async.errors import ServerWaitTooLongError
@@ -590,7 +590,7 @@ def test_sliding_window_keeps_only_the_last_windows_completions() -> None:
 @given(st.from_regex(r"\A[ ]?[0-9.]{0,8}[ ]?(ms|s|times|sec|MS)?[ ]?\Z"))
 @settings(max_examples=300, deadline=None)
 def test_fast_number_parse_agrees_with_the_regex(value: str) -> None:
-    m = _NUMBER.match(value)
+    m = _patterns().number.match(value)
     expected = None
     if m is not None:
         num = float(m.group(1))
