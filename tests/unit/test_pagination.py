@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
 from bcb2b_async import Page, PaginationDriftError
 from bcb2b_async._pagination import AsyncPaginator, is_last_page, page_count
 from bcb2b_async.errors import PermissionDeniedError
+
+T = TypeVar("T")
 
 
 @pytest.mark.parametrize(
@@ -201,3 +207,267 @@ async def test_a_later_page_failing_is_not_held_back_by_a_slow_earlier_page() ->
     assert loop.time() - started < 4  # the 403, not after the 5 s page
     await asyncio.sleep(0)
     assert other_tasks() == before
+
+
+# -- the worker window (long-lived workers since f311a0c) ----------------------------------
+@contextlib.asynccontextmanager
+async def closing(it: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """``contextlib.aclosing`` for what ``aiter(p)`` and ``p.pages()`` are typed as."""
+    try:
+        yield it
+    finally:
+        await it.aclose()  # type: ignore[attr-defined]
+
+
+def make_page(index: int, total: int, size: int) -> Page[int]:
+    offset = index * size
+    return Page(list(range(offset, min(offset + size, total))), total, offset, size)
+
+
+async def turns(n: int) -> None:
+    """Let the event loop run ``n`` times (a delay counted in loop turns, not seconds)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+class WindowProbe:
+    """Records, whenever a page is requested or the consumer looks, how far requests run
+    ahead of the page the consumer holds."""
+
+    def __init__(self, total: int, size: int) -> None:
+        self.total = total
+        self.size = size
+        self.held = -1  # the page the consumer holds (-1: none yet)
+        self.requested: list[int] = []
+        self.delivered: set[int] = set()
+        self.ahead: list[int] = []  # requested index - held page, at each request
+        self.outstanding: list[int] = []  # pages requested, not yet handed out
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def look(self) -> None:
+        self.outstanding.append(len(set(self.requested) - self.delivered))
+
+    async def fetch(self, index: int) -> Page[int]:
+        self.requested.append(index)
+        self.ahead.append(index - self.held)
+        self.look()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await turns(2)
+        finally:
+            self.in_flight -= 1
+        return make_page(index, self.total, self.size)
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("concurrency", [1, 2, 3, 5])
+async def test_at_most_concurrency_pages_requested_or_held_beyond_the_one_handed_out(
+    concurrency: int,
+) -> None:
+    probe = WindowProbe(total=300, size=10)  # 30 pages
+    p = AsyncPaginator(probe.fetch, page_size=10, concurrency=concurrency)
+    ahead_while_held: list[int] = []
+    async with closing(p.pages()) as pages:
+        async for page in pages:
+            index = page.offset // 10
+            assert index == probe.held + 1
+            probe.held = index
+            probe.delivered.add(index)
+            probe.look()
+            for _ in range(12):  # a slow consumer: the workers fill the window meanwhile
+                await asyncio.sleep(0)
+                probe.look()
+            ahead_while_held.append(probe.outstanding[-1])
+    assert probe.requested == list(range(30)), "each page once, in order"
+    assert max(probe.ahead) == concurrency
+    assert max(probe.outstanding) == concurrency, "the window is used, never exceeded"
+    assert probe.max_in_flight == concurrency, "requested at once, not one after another"
+    # The window moves before a page is handed out: while the consumer works on page h,
+    # pages h+1 .. h+concurrency are requested (concurrency 1 walks without prefetch).
+    prefetch = concurrency if concurrency > 1 else 0
+    assert ahead_while_held[1:] == [min(prefetch, 29 - h) for h in range(1, 30)]
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("concurrency", [2, 3, 5])
+async def test_pages_come_out_in_order_whatever_order_fetches_finish_in(
+    seed: int, concurrency: int
+) -> None:
+    rng = random.Random(seed)
+    finished: list[int] = []
+
+    async def fetch(index: int) -> Page[int]:
+        await turns(rng.randrange(30))  # a random delay
+        finished.append(index)
+        return make_page(index, 400, 10)
+
+    p = AsyncPaginator(fetch, page_size=10, concurrency=concurrency)
+    offsets = [page.offset async for page in p.pages()]
+    assert offsets == list(range(0, 400, 10))
+    assert await p.to_list() == list(range(400))
+    assert sorted(finished) == sorted(list(range(40)) * 2)
+    assert finished != sorted(finished), "fetches did finish out of order"
+
+
+class BlockingSource:
+    """Pages of ``size`` out of ``total``; pages in ``stuck`` never complete (a page in a
+    long retry), page ``fail_at`` raises a 403 at once. Records the fetches cancelled."""
+
+    def __init__(self, total: int, size: int, *, stuck: set[int],
+                 fail_at: int | None = None) -> None:
+        self.total = total
+        self.size = size
+        self.stuck = stuck
+        self.fail_at = fail_at
+        self.started: list[int] = []
+        self.cancelled: set[int] = set()
+        self.in_flight = 0
+
+    async def fetch(self, index: int) -> Page[int]:
+        self.started.append(index)
+        self.in_flight += 1
+        try:
+            if index in self.stuck:
+                await asyncio.Event().wait()
+            await turns(1)
+            if index == self.fail_at:
+                raise PermissionDeniedError(status=403, method="GET",
+                                            url="https://x.test/orders", body=b"{}")
+            return make_page(index, self.total, self.size)
+        except asyncio.CancelledError:
+            self.cancelled.add(index)
+            raise
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize(("concurrency", "fail_at"), [(2, 2), (3, 3), (5, 2), (5, 5)])
+async def test_a_later_failure_is_raised_while_the_head_page_is_in_flight(
+    concurrency: int, fail_at: int
+) -> None:
+    src = BlockingSource(10_000, 100, stuck={1}, fail_at=fail_at)
+    p = AsyncPaginator(src.fetch, page_size=100, concurrency=concurrency)
+    before = other_tasks()
+    seen: list[int] = []
+    with pytest.raises(PermissionDeniedError):
+        async with asyncio.timeout(1):  # held back behind page 1, it would never come
+            async for i in p:
+                seen.append(i)
+    assert seen == list(range(100)), "page 0 only: page 1 never arrived"
+    assert 1 in src.cancelled, "the head page was cancelled, not waited for"
+    assert max(src.started) <= concurrency, "nothing beyond the window was requested"
+    assert src.in_flight == 0
+    assert other_tasks() == before, "no task of the walk is left (no extra loop turn)"
+
+
+async def _consume_items_then_break(p: AsyncPaginator[int], at: int, probe: list[int]) -> None:
+    async with closing(aiter(p)) as items:
+        async for i in items:
+            if i == at:
+                probe.append(len(other_tasks()))
+                break
+
+
+async def _consume_pages_then_break(p: AsyncPaginator[int], at: int, probe: list[int]) -> None:
+    async with closing(p.pages()) as pages:
+        async for page in pages:
+            if page.offset <= at < page.offset + len(page.items):
+                probe.append(len(other_tasks()))
+                break
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("close", [_consume_items_then_break, _consume_pages_then_break])
+@pytest.mark.parametrize("concurrency", [2, 4])
+async def test_closing_early_with_a_page_stuck_in_flight_leaves_no_task(
+    close: Callable[[AsyncPaginator[int], int, list[int]], Awaitable[None]], concurrency: int
+) -> None:
+    src = BlockingSource(10_000, 100, stuck={2})
+    p = AsyncPaginator(src.fetch, page_size=100, concurrency=concurrency)
+    before = other_tasks()
+    during: list[int] = []
+    async with asyncio.timeout(1):
+        await close(p, 150, during)  # in page 1, with page 2 requested and stuck
+    assert during and during[0] > len(before), "the walk's workers were running"
+    assert 2 in src.started and 2 in src.cancelled
+    assert src.in_flight == 0
+    assert other_tasks() == before
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("where", ["waiting-for-a-page", "holding-a-page"])
+@pytest.mark.parametrize("concurrency", [2, 4])
+async def test_cancelling_the_consumer_leaves_no_task(where: str, concurrency: int) -> None:
+    src = BlockingSource(10_000, 100, stuck={2})
+    p = AsyncPaginator(src.fetch, page_size=100, concurrency=concurrency)
+    before = other_tasks()
+    test_task = asyncio.current_task()
+    reached = asyncio.Event()
+    left_when_closed: list[set[asyncio.Task[object]]] = []
+
+    async def consume() -> None:
+        # closing(): a cancel that lands in the consumer's own body (not inside the walk)
+        # closes the walk too, instead of leaving it to the async generator finalizer.
+        try:
+            async with closing(aiter(p)) as items:
+                async for i in items:
+                    if i == 199:  # the last item of page 1; page 2 is stuck
+                        reached.set()
+                        if where == "holding-a-page":
+                            await asyncio.Event().wait()
+        finally:
+            # Once the walk is closed its workers are finished, not merely cancelled.
+            left_when_closed.append(other_tasks() - before - {test_task})
+
+    consumer = asyncio.create_task(consume())
+    async with asyncio.timeout(1):
+        await reached.wait()
+        await turns(3)  # the consumer asks for page 2 (or stays in its body)
+    assert len(other_tasks() - before) > 1, "the walk's workers are running"
+    assert 2 in src.started and not src.cancelled
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    assert left_when_closed == [set()]
+    assert 2 in src.cancelled
+    assert src.in_flight == 0
+    assert other_tasks() == before
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("total", [1, 199, 200, 201, 1000])
+@pytest.mark.parametrize("concurrency", [1, 2, 3, 4, 5])
+async def test_every_item_exactly_once(total: int, concurrency: int) -> None:
+    requested: list[int] = []
+
+    async def fetch(index: int) -> Page[int]:
+        requested.append(index)
+        await turns(5 - index % 5)  # later pages of a window tend to finish first
+        return make_page(index, total, 200)
+
+    p = AsyncPaginator(fetch, page_size=200, concurrency=concurrency)
+    items = [i async for i in p]
+    assert items == list(range(total))
+    assert sorted(requested) == list(range(page_count(total, 200))), "each page once"
+    assert [page.offset async for page in p.pages()] == list(range(0, total, 200))
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.xfail(strict=True, reason="f311a0c: a worker whose fetch raised CancelledError "
+                   "is ignored by on_done, so the walk waits for that page forever "
+                   "(concurrency 1 and the task-per-page walk before it propagate it)")
+async def test_a_fetch_cancelled_by_someone_else_ends_the_walk() -> None:
+    async def fetch(index: int) -> Page[int]:
+        await turns(1)
+        if index == 2:
+            raise asyncio.CancelledError  # e.g. its request was cancelled elsewhere
+        return make_page(index, 1000, 100)
+
+    p = AsyncPaginator(fetch, page_size=100, concurrency=3)
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(0.5):
+            await p.to_list()

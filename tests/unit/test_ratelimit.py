@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import random
 import time
+from collections import deque
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict, CIMultiDictProxy
 
+import bcb2b_async._ratelimit as ratelimit_module
 from bcb2b_async import DeadlineExceededError, Limiter, RateLimit, parse_rate_headers
 from bcb2b_async._ratelimit import (
     LimiterBackend,
@@ -596,3 +601,223 @@ def test_fast_number_parse_agrees_with_the_regex(value: str) -> None:
         num = float(m.group(1))
         expected = num if num >= 0 else None
     assert _number(value) == expected
+
+
+# -- try_acquire: acquire()'s fast path without a coroutine ----------------------------
+def _fake_limiter(rate: RateLimit) -> tuple[Limiter, FakeClock]:
+    clock = FakeClock()
+    return Limiter(rate, clock=clock, sleep=clock.sleep), clock
+
+
+async def test_try_acquire_grants_a_free_slot_and_counts_it() -> None:
+    lim, clock = _fake_limiter(RateLimit(3, 1.0, margin=0.0))
+    first = lim.try_acquire("interactive")
+    assert isinstance(first, Permit)
+    assert (first.priority, first.granted_at, first.waited) == ("interactive", clock.now, 0.0)
+    second = lim.try_acquire()
+    assert isinstance(second, Permit) and second.seq == first.seq + 1
+    assert lim.grants == 2 and lim.waits == 0
+    # The permits hold their slots: one left of three, then none.
+    assert lim.try_acquire() is not None
+    assert lim.try_acquire() is None and lim.try_acquire("interactive") is None
+    assert lim.grants == 3
+    # acquire() sees the same slots: nothing frees one while all three are in flight.
+    with pytest.raises(DeadlineExceededError):
+        await lim.acquire(deadline=clock.now + 5.0)
+    assert next(lim._queue._next) == 1, "only the refused acquire() ever queued"
+
+
+async def test_try_acquire_permits_go_back_through_observe() -> None:
+    lim, clock = _fake_limiter(RateLimit(2, 1.0, margin=0.0))
+    a = lim.try_acquire()
+    b = lim.try_acquire()
+    assert a is not None and b is not None and lim.try_acquire() is None
+    lim.observe(a, None, 200)  # completed at 1000.0: its slot is taken until 1001.0
+    clock.now += 0.5
+    lim.observe(b, {}, 200)  # completed at 1000.5: until 1001.5
+    assert lim.try_acquire() is None, "a completed request occupies its slot for a window"
+    start = clock.now
+    c = await lim.acquire()
+    assert clock.now - start == pytest.approx(0.5, abs=0.01), "a's slot, one window after"
+    lim.observe(c, None, 200)
+    # A window after every completion each slot is free again; a None from the fast
+    # path then costs no wait: acquire() grants at once.
+    clock.now += 1.01
+    d = lim.try_acquire() or await lim.acquire()
+    e = lim.try_acquire() or await lim.acquire()
+    assert clock.now == pytest.approx(start + 0.5 + 1.01) and d.seq < e.seq
+    assert lim.grants == 5 and lim.try_acquire() is None
+
+
+async def test_try_acquire_never_lets_the_window_exceed_the_quota() -> None:
+    """Mixed fast-path and awaited grants, requests held in flight for random times:
+    no window of the quota's length holds more grants than the quota."""
+    rng = random.Random(7)
+    lim, clock = _fake_limiter(RateLimit(5, 1.0, margin=0.0))
+    granted: list[float] = []
+    in_flight: deque[Permit] = deque()
+    fast = 0
+    for _ in range(150):
+        permit = lim.try_acquire()
+        if permit is None:
+            permit = await asyncio.wait_for(lim.acquire(), 1)
+        else:
+            fast += 1
+        granted.append(clock.now)
+        in_flight.append(permit)
+        if len(in_flight) > 3 or rng.random() < 0.5:
+            await clock.sleep(rng.random() * 0.4)
+            lim.observe(in_flight.popleft(), None, 200)
+    assert lim.grants == 150
+    assert 0 < fast < 150, "both the fast path and acquire() were exercised"
+    assert max_in_any_window(granted, 1.0) <= 5
+
+
+async def test_try_acquire_refuses_while_someone_is_queued() -> None:
+    # Bulk may use 3 of 4 slots: with 3 in flight a bulk acquire() queues, while the
+    # window still has room for an interactive request.
+    lim, _ = _fake_limiter(RateLimit(4, 1.0, reserve=0.25, margin=0.0))
+    held = [lim.try_acquire() for _ in range(3)]
+    assert all(p is not None for p in held)
+    queued = asyncio.create_task(lim.acquire("bulk"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+        if lim.waiting():
+            break
+    assert lim.waiting() == 1
+    assert lim.try_acquire("interactive") is None, "no overtaking the queue"
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert lim.waiting() == 0
+    assert lim.try_acquire("interactive") is not None
+    assert lim.grants == 4
+
+
+async def test_try_acquire_respects_the_bulk_cap() -> None:
+    lim, _ = _fake_limiter(RateLimit(10, 1.0, reserve=0.2, margin=0.0))
+    bulk = [lim.try_acquire("bulk") for _ in range(8)]
+    assert all(p is not None for p in bulk)
+    assert lim.try_acquire("bulk") is None, "the last two slots are reserved"
+    assert lim.try_acquire("interactive") is not None
+    assert lim.try_acquire("interactive") is not None
+    assert lim.try_acquire("interactive") is None and lim.try_acquire("bulk") is None
+    assert lim.grants == 10
+
+
+async def test_try_acquire_leaves_the_second_half_to_the_token_bucket() -> None:
+    """Without an injected clock the aiolimiter bucket paces the second half of a window:
+    the fast path grants while fewer than half the quota's slots are taken."""
+    lim = Limiter(RateLimit(10, 60.0, margin=0.0))
+    permits = [p for _ in range(5) if (p := lim.try_acquire()) is not None]
+    assert len(permits) == 5
+    assert lim.try_acquire() is None and lim.try_acquire("interactive") is None
+    assert lim.grants == 5
+    # acquire() still grants (through the bucket, which has room: it never waits here).
+    permits.append(await asyncio.wait_for(lim.acquire(), 1))
+    assert lim.grants == 6
+    for p in permits:
+        lim.observe(p, None, 200)
+    # Completed requests stay in the window: still half the quota or more.
+    assert lim.try_acquire() is None
+    # With an injected clock there is no bucket: the whole quota is fast-path material.
+    fake, _ = _fake_limiter(RateLimit(10, 60.0, margin=0.0))
+    assert all(fake.try_acquire() is not None for _ in range(10))
+    assert fake.try_acquire() is None
+
+
+async def test_try_acquire_spends_the_servers_budget_and_keeps_its_reserve() -> None:
+    # 20 a window, 2 of them reserved for interactive calls; the server says 4 are left.
+    lim, clock = _fake_limiter(RateLimit(20, 1.0, reserve=0.1, margin=0.0))
+    first = lim.try_acquire()
+    assert first is not None
+    lim.observe(first, _b2b(4, 0.5), 200)
+    assert lim.server_remaining == 4
+    assert lim.try_acquire("bulk") is not None and lim.try_acquire("bulk") is not None
+    assert lim.server_remaining == 2
+    assert lim.try_acquire("bulk") is None, "the server's last 2 are the reserve"
+    assert lim.try_acquire("interactive") is not None
+    assert lim.try_acquire("interactive") is not None
+    assert lim.server_remaining == 0 and lim.try_acquire("interactive") is None
+    clock.now += 0.51
+    assert lim.try_acquire("bulk") is not None
+    assert lim.grants == 6
+
+
+# -- observe(): headers without a reset time are not parsed ------------------------------
+_RESET_ZERO = [
+    pytest.param({"X-Requests-Remaining": "0 times", "X-Request-Window-Resets-After": "0.5 s",
+                  "X-Requests-Allocated": "20 times/1 s"}, id="b2b"),
+    pytest.param({"X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "500",
+                  "X-Rate-Limit-Requests-Quota": "20", "X-Rate-Limit-Time-Window-Ms": "1000"},
+                 id="v2"),
+    pytest.param({"x-requests-remaining": "0 times", "x-request-window-resets-after": "0.5 s"},
+                 id="b2b-lowercase-dict"),
+    pytest.param({"x-rate-limit-requests-left": "0", "x-rate-limit-time-reset-ms": "500"},
+                 id="v2-lowercase-dict"),
+    pytest.param(CIMultiDictProxy(CIMultiDict({"x-REQUESTS-remaining": "0 times",
+                                               "X-REQUEST-WINDOW-RESETS-AFTER": "0.5 s"})),
+                 id="b2b-cimultidictproxy"),
+    pytest.param(CIMultiDictProxy(CIMultiDict({"X-RATE-LIMIT-REQUESTS-LEFT": "0",
+                                               "x-rate-limit-time-reset-ms": "500"})),
+                 id="v2-cimultidictproxy"),
+    pytest.param(CIMultiDict({"x-rate-limit-requests-left": "0",
+                              "X-Rate-Limit-Time-Reset-MS": "500"}), id="v2-cimultidict"),
+]
+
+
+@pytest.mark.parametrize("headers", _RESET_ZERO)
+@pytest.mark.parametrize("status", [200, 429])
+async def test_zero_remaining_with_a_reset_blocks_the_fast_path_until_the_reset(
+    headers: Mapping[str, str], status: int
+) -> None:
+    lim, clock = _fake_limiter(RateLimit(20, 1.0, margin=0.0))
+    permit = lim.try_acquire()
+    assert permit is not None
+    lim.observe(permit, headers, status)
+    assert lim.server_remaining == 0
+    assert lim.try_acquire("interactive") is None and lim.try_acquire("bulk") is None
+    clock.now += 0.49
+    assert lim.try_acquire("interactive") is None
+    clock.now += 0.02  # past the reset
+    assert lim.server_remaining is None
+    assert lim.try_acquire("interactive") is not None
+    assert lim.grants == 2
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"X-Rate-Limit-Requests-Left": "0"}, id="v2"),
+        pytest.param({"x-rate-limit-requests-left": "0"}, id="v2-lowercase"),
+        pytest.param({"X-Requests-Remaining": "0 times", "X-Requests-Allocated": "20 times/1 s"},
+                     id="b2b"),
+        pytest.param(CIMultiDictProxy(CIMultiDict({"X-Rate-Limit-Requests-Left": "0",
+                                                   "X-Rate-Limit-Requests-Quota": "20"})),
+                     id="v2-cimultidictproxy"),
+    ],
+)
+@pytest.mark.parametrize("status", [200, 429])
+async def test_headers_without_a_reset_change_nothing_and_are_not_parsed(
+    headers: Mapping[str, str], status: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[object] = []
+    real = ratelimit_module._parse_safely
+
+    def spy(h: Mapping[str, str]) -> object:
+        parsed.append(h)
+        return real(h)
+
+    monkeypatch.setattr(ratelimit_module, "_parse_safely", spy)
+    lim, _ = _fake_limiter(RateLimit(20, 1.0, margin=0.0))
+    permit = lim.try_acquire()
+    assert permit is not None
+    lim.observe(permit, headers, status)
+    assert parsed == [], "no reset time: the parse is skipped"
+    assert lim.server_remaining is None
+    assert lim.try_acquire("bulk") is not None
+    # The spy does see the parse when a reset time is there.
+    other = lim.try_acquire()
+    assert other is not None
+    lim.observe(other, _b2b(0, 0.5), status)
+    assert len(parsed) == 1 and lim.server_remaining == 0
