@@ -333,6 +333,32 @@ class Pipeline:
         """The absolute URL of ``path`` (already quoted) on ``api``."""
         return self._prefix[api] + path
 
+    def decode(
+        self,
+        raw: RawResponse,
+        decoder: msgspec.json.Decoder[Any],
+        *,
+        api: API,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] | None = None,
+    ) -> Any:
+        """Decode a 2xx response that :meth:`request` returned undecoded (``decoder=None``).
+
+        For a caller that reads a response now and decodes it later (the paginator keeps
+        prefetched pages as bytes until their turn). A body that does not decode raises the
+        :class:`DecodeError` :meth:`request` would have raised (``malformed`` when it is cut
+        short or is not JSON, naming the call); nothing is retried here.
+        """
+        try:
+            return decoder.decode(raw.body)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError):
+            pass  # the typed error is built below, outside this handler: no context
+        url = self._prefix[api] + path
+        return read_response(raw, method=method, url=f"{url}?{urlencode(params)}" if params
+                             else url, decoder=decoder, allow_empty=False,
+                             secret=self._secret)
+
     def derive(
         self,
         *,

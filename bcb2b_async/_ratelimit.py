@@ -666,11 +666,15 @@ class Limiter:
         :meth:`observe` exactly like one from :meth:`acquire`.
         """
         window = self._window
+        cap = self._bulk_cap if priority == "bulk" else self.rate.requests
+        half = self.rate.requests if not self._use_bucket else (self.rate.requests + 1) // 2
         used = window.occupied
+        if used >= cap or used >= half:
+            used = window.used(self._clock())  # drop completions that left the window
         if (
             self._queue.size
-            or used >= (self._bulk_cap if priority == "bulk" else self.rate.requests)
-            or (self._use_bucket and 2 * used >= self.rate.requests)
+            or used >= cap
+            or used >= half  # the bucket paces the second half of a window: acquire()
             or (self._srv_reset_at is not None and self._server_delay(priority, self._clock()) > 0)
         ):
             return None

@@ -174,12 +174,13 @@ def page_server(orders: int, details: int) -> ServerProc:
 class ProcRun:
     """One child process timed whole: wall seconds from spawn to exit (interpreter start,
     imports and exit included), its CPU seconds (user + system, from ``wait4``), its peak
-    RSS and what it printed on stdout."""
+    RSS, what it printed on stdout and its minor page faults."""
 
     wall: float
     cpu: float
     maxrss_mib: float
     stdout: str
+    minflt: int = 0
 
 
 def run_process(args: Sequence[str], *, timeout: float,
@@ -222,7 +223,8 @@ def run_process(args: Sequence[str], *, timeout: float,
             err.seek(0)
             raise RuntimeError(f"python {' '.join(args)} exited {proc.returncode}:\n"
                                f"{err.read()[-2000:]}")
-    return ProcRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout)
+    return ProcRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout,
+                   usage.ru_minflt)
 
 
 @dataclass

@@ -365,8 +365,24 @@ class B2BOrders:
                 resolved.append(await self.resolve_channels(query, priority=priority))
             return await self.page(resolved[0], offset=index * size, priority=priority)
 
+        async def prefetch(index: int) -> Callable[[], Page[Order]]:
+            # Read now, decode at the page's turn (see AsyncPaginator). Pages after the
+            # first: the channels are resolved by then.
+            offset = index * size
+            params = [("limit", str(size)), ("offset", str(offset)), *resolved[0].params]
+            raw = await self._pipe.request("b2b", "GET", "/orders", params=params,
+                                           priority=priority)
+
+            def finish() -> Page[Order]:
+                env = self._pipe.decode(raw, _ORDERS, api="b2b", method="GET",
+                                        path="/orders", params=params)
+                return Page(env.data, _total(env), offset, size)
+
+            return finish
+
         return AsyncPaginator(
-            fetch, page_size=size, concurrency=concurrency, description="GET /orders"
+            fetch, page_size=size, concurrency=concurrency, description="GET /orders",
+            prefetch=prefetch,
         )
 
     async def resolve_channels(

@@ -559,6 +559,80 @@ async def test_list_walks_every_page_in_order(client: B2BClient, concurrency: in
     assert offsets == [0, 2, 4, 6]  # each page asked once, none past the total
 
 
+def flaky_pages(total: int, bad: dict[int, list[bytes]]) -> Callable[..., CallbackResult]:
+    """Like :func:`paged_orders`, but the page at offset ``k`` answers ``bad[k]``'s bodies
+    (200s) first, one per request, then the real page."""
+    good = paged_orders(total)
+
+    def respond(url: URL, **kwargs: Any) -> CallbackResult:
+        offset = int(dict(kwargs["params"])["offset"])
+        if bad.get(offset):
+            return CallbackResult(body=bad[offset].pop(0), content_type="application/json")
+        return good(url, **kwargs)
+
+    return respond
+
+
+@pytest.mark.parametrize("concurrency", [2, 4])
+async def test_list_prefetched_page_cut_short_is_asked_again(client: B2BClient,
+                                                             concurrency: int) -> None:
+    # Prefetched pages are decoded at their turn; a body cut short (or ``data: null``) then
+    # is requested again through the retrying path, and no order is lost or repeated.
+    bad = {4: [MALFORMED], 6: [b'{"code": 200, "data": null, "meta": {}}', MALFORMED]}
+    with aioresponses() as m:
+        m.get(pattern("/orders"), callback=flaky_pages(9, bad), repeat=True)
+        orders = [o.bc_order_id async for o in
+                  client.orders.list(page_size=2, concurrency=concurrency)]
+        offsets = sorted(int(dict(kw["params"])["offset"]) for _, _, kw in calls(m))
+    assert orders == list(range(1, 10))
+    assert offsets == [0, 2, 4, 4, 6, 6, 6, 8]
+    assert client.stats.b2b.requests == 8
+
+
+async def test_list_prefetched_page_of_the_wrong_shape_raises_at_once(client: B2BClient) -> None:
+    wrong = b'{"code": 200, "data": [{"bcOrderId": "not a number"}], "meta": {}}'
+    with aioresponses() as m:
+        m.get(pattern("/orders"), callback=flaky_pages(9, {4: [wrong]}), repeat=True)
+        seen: list[int] = []
+        with pytest.raises(DecodeError) as info:
+            async for o in client.orders.list(page_size=2, concurrency=3):
+                seen.append(o.bc_order_id)
+        offsets = [int(dict(kw["params"])["offset"]) for _, _, kw in calls(m)]
+    assert seen == [1, 2, 3, 4]  # the pages before it, in order, then the error
+    assert not info.value.malformed
+    assert "GET" in str(info.value) and "/orders" in str(info.value) and "offset=4" in str(
+        info.value)
+    assert offsets.count(4) == 1  # valid JSON of the wrong shape is not asked again
+
+
+async def test_list_decodes_each_prefetched_page_at_its_turn(client: B2BClient) -> None:
+    # Page k+1 is decoded only once the consumer has let page k go: at most one decoded
+    # page is alive at a time, however many are prefetched.
+    decoded: list[int] = []
+    real = b2b_orders_module._ORDERS
+
+    class Spy:
+        def decode(self, body: bytes) -> Any:
+            env = real.decode(body)
+            decoded.append(env.data[0].bc_order_id if env.data else -1)
+            return env
+
+    consumed: list[int] = []
+    with aioresponses() as m:
+        m.get(pattern("/orders"), callback=paged_orders(10), repeat=True)
+        b2b_orders_module._ORDERS = Spy()  # type: ignore[assignment]
+        try:
+            async for o in client.orders.list(page_size=2, concurrency=4):
+                consumed.append(o.bc_order_id)
+                # Everything decoded so far starts a page the consumer has reached.
+                assert max(decoded) <= o.bc_order_id
+                await asyncio.sleep(0)  # let the prefetching run
+        finally:
+            b2b_orders_module._ORDERS = real
+    assert consumed == list(range(1, 11))
+    assert decoded == [1, 3, 5, 7, 9]
+
+
 async def test_list_pages_report_total(client: B2BClient) -> None:
     with aioresponses() as m:
         m.get(pattern("/orders"), callback=paged_orders(3), repeat=True)

@@ -457,9 +457,6 @@ async def test_every_item_exactly_once(total: int, concurrency: int) -> None:
 
 
 @pytest.mark.timeout(5)
-@pytest.mark.xfail(strict=True, reason="f311a0c: a worker whose fetch raised CancelledError "
-                   "is ignored by on_done, so the walk waits for that page forever "
-                   "(concurrency 1 and the task-per-page walk before it propagate it)")
 async def test_a_fetch_cancelled_by_someone_else_ends_the_walk() -> None:
     async def fetch(index: int) -> Page[int]:
         await turns(1)
