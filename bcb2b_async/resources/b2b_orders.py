@@ -235,7 +235,7 @@ class B2BOrders:
             "b2b",
             "GET",
             f"/orders/{oid}/products",
-            decoder=envelope_decoder(list[OrderProduct]),
+            decoder=envelope_decoder(_PRODUCTS_T),
             priority=priority,
             deadline=deadline,
         )
@@ -530,7 +530,7 @@ class B2BOrders:
             method,
             path,
             json=json,
-            decoder=envelope_decoder(Order | list[Order]),
+            decoder=envelope_decoder(_ONE_ORDER_T),
             priority=priority,
             deadline=deadline,
         )
@@ -590,6 +590,9 @@ class _TotalData(msgspec.Struct):
 
 
 _ORDERS = envelope_decoder(list[Order])
+# The ``data`` types of the per-order calls, built once (the decoders are cached by type).
+_ONE_ORDER_T: Any = Order | list[Order]
+_PRODUCTS_T: Any = list[OrderProduct]
 
 
 def _total(env: Envelope[Any]) -> int | None:
