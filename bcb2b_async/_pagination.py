@@ -64,6 +64,11 @@ class AsyncPaginator(Generic[T]):
     shares no state with another one. If the server's total changes during a walk, the walk
     raises :class:`PaginationDriftError` before yielding any item of the page that showed
     the change (offsets may have shifted, so items could be skipped or repeated).
+
+    ``fetch(index)`` returns page ``index`` (0-based) decoded. ``prefetch(index)``, when given,
+    is used for the pages requested ahead: it sends the request and reads the response, and
+    returns a callable that decodes it, which the walk calls at the page's turn (a
+    :class:`DecodeError` marked ``malformed`` there makes the walk call ``fetch`` instead).
     """
 
     def __init__(
