@@ -626,6 +626,22 @@ class Limiter:
     def _cap(self, priority: Priority) -> int:
         return self._bulk_cap if priority == "bulk" else self.rate.requests
 
+    def _free(self, priority: Priority, now: float) -> bool:
+        """Nobody queued, room in the window for ``priority``, the server not in the way."""
+        return (
+            not self._queue.size
+            and self._window.has_room(now, self._cap(priority))
+            and (self._srv_reset_at is None or self._server_delay(priority, now) <= 0)
+        )
+
+    def _needs_bucket(self, now: float) -> bool:
+        """Whether the token bucket must be consulted: it paces the second half of a
+        window; while fewer than half the quota's slots are taken it could not make anyone
+        wait (and a walk far from its quota never imports aiolimiter)."""
+        half = self.rate.requests
+        window = self._window
+        return self._use_bucket and 2 * window.occupied >= half and 2 * window.used(now) >= half
+
     def _too_long(self, server: float, max_wait: float, now: float) -> ServerWaitTooLongError:
         return server_wait_error(self.name, asked=max(server, self._srv_asked_at - now),
                                  imposed=server, allowed=max_wait)
@@ -647,12 +663,7 @@ class Limiter:
         now = self._clock()
         if deadline is not None and now > deadline:
             raise DeadlineExceededError(f"{self.name or 'limiter'}: the deadline has passed")
-        # Fast path: nobody queued, room in the window, the server not in the way.
-        if (
-            not self._queue.size
-            and self._window.has_room(now, self._cap(priority))
-            and (self._srv_reset_at is None or self._server_delay(priority, now) <= 0)
-        ):
+        if self._free(priority, now):  # the fast path
             return await self._grant(priority, now, now)
         return await self._acquire_queued(priority, deadline, max_wait, now)
 
@@ -665,25 +676,10 @@ class Limiter:
         caller that gets ``None`` awaits :meth:`acquire`. The permit goes back through
         :meth:`observe` exactly like one from :meth:`acquire`.
         """
-        window = self._window
-        cap = self._bulk_cap if priority == "bulk" else self.rate.requests
-        half = self.rate.requests if not self._use_bucket else (self.rate.requests + 1) // 2
-        used = window.occupied
-        if used >= cap or used >= half:
-            used = window.used(self._clock())  # drop completions that left the window
-        if (
-            self._queue.size
-            or used >= cap
-            or used >= half  # the bucket paces the second half of a window: acquire()
-            or (self._srv_reset_at is not None and self._server_delay(priority, self._clock()) > 0)
-        ):
+        now = self._clock()
+        if not self._free(priority, now) or self._needs_bucket(now):
             return None
-        window.in_flight += 1
-        if self._srv_remaining is not None:
-            self._srv_remaining -= 1
-        self._seq += 1
-        self.grants += 1
-        return Permit(self._seq, priority, self._clock(), 0.0)
+        return self._take(priority, now, 0.0)
 
     async def _acquire_queued(
         self, priority: Priority, deadline: float | None, max_wait: float | None, start: float
@@ -731,11 +727,7 @@ class Limiter:
         return await self._grant(priority, self._clock(), start)
 
     async def _grant(self, priority: Priority, now: float, start: float) -> Permit:
-        window = self._window
-        # The bucket paces the second half of a window; while fewer than half the quota's
-        # slots are taken it could not make anyone wait, so it is not consulted (nor
-        # imported: a walk far from its quota never loads aiolimiter).
-        if self._use_bucket and 2 * window.occupied >= self.rate.requests:
+        if self._needs_bucket(now):
             bucket = self._bucket
             if bucket is None:
                 import aiolimiter
@@ -745,12 +737,15 @@ class Limiter:
             # Never waits: the bucket's level is at most the grants of the last window,
             # which the sliding window keeps below the quota.
             await bucket.acquire()
+        return self._take(priority, now, now - start)
+
+    def _take(self, priority: Priority, now: float, waited: float) -> Permit:
+        """Count one grant at ``now`` that waited ``waited`` seconds."""
         self._window.in_flight += 1
         if self._srv_remaining is not None:
             self._srv_remaining -= 1
         self._seq += 1
         self.grants += 1
-        waited = now - start
         if waited > 0:
             self.waits += 1
             self.total_wait += waited

@@ -705,6 +705,19 @@ async def test_try_acquire_respects_the_bulk_cap() -> None:
     assert lim.grants == 10
 
 
+async def test_try_acquire_grants_once_the_window_has_passed_with_nothing_else_running() -> None:
+    # The window at its cap, then a quiet window: the fast path must see the slots free
+    # (it used to read a count nothing had trimmed and refused every slot).
+    lim, clock = _fake_limiter(RateLimit(2, 1.0, margin=0.0))
+    for p in [lim.try_acquire(), lim.try_acquire()]:
+        assert p is not None
+        lim.observe(p, None, 200)
+    assert lim.try_acquire() is None
+    clock.now += 1.01
+    assert lim.try_acquire() is not None and lim.try_acquire() is not None
+    assert lim.try_acquire() is None and lim.grants == 4
+
+
 async def test_try_acquire_leaves_the_second_half_to_the_token_bucket() -> None:
     """Without an injected clock the aiolimiter bucket paces the second half of a window:
     the fast path grants while fewer than half the quota's slots are taken."""
