@@ -180,8 +180,26 @@ class _Call:
     def display_url(self) -> str:
         """The URL with its query, for messages (built only when needed; no secrets)."""
         if self._display is None:
-            self._display = f"{self.url}?{urlencode(self.params)}" if self.params else self.url
+            self._display = _with_query(self.url, self.params)
         return self._display
+
+
+def _with_query(url: str, params: Sequence[tuple[str, str]] | None) -> str:
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+class _LazyURL:
+    """A URL and its query, joined only if a message shows them."""
+
+    __slots__ = ("_params", "_url")
+
+    def __init__(self, url: str, params: Sequence[tuple[str, str]] | None) -> None:
+        self._url = url
+        self._params = params
+
+    @property
+    def display_url(self) -> str:
+        return _with_query(self._url, self._params)
 
 
 def read_response(
@@ -350,14 +368,8 @@ class Pipeline:
         :class:`DecodeError` :meth:`request` would have raised (``malformed`` when it is cut
         short or is not JSON, naming the call); nothing is retried here.
         """
-        try:
-            return decoder.decode(raw.body)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError):
-            pass  # the typed error is built below, outside this handler: no context
-        url = self._prefix[api] + path
-        return read_response(raw, method=method, url=f"{url}?{urlencode(params)}" if params
-                             else url, decoder=decoder, allow_empty=False,
-                             secret=self._secret)
+        return read_response(raw, method=method, url=_LazyURL(self._prefix[api] + path, params),
+                             decoder=decoder, allow_empty=False, secret=self._secret)
 
     def derive(
         self,

@@ -369,14 +369,14 @@ class B2BOrders:
             # Read now, decode at the page's turn (see AsyncPaginator). Pages after the
             # first: the channels are resolved by then.
             offset = index * size
-            params = [("limit", str(size)), ("offset", str(offset)), *resolved[0].params]
+            params = _list_params(resolved[0], offset, size)
             raw = await self._pipe.request("b2b", "GET", "/orders", params=params,
                                            priority=priority)
 
             def finish() -> Page[Order]:
                 env = self._pipe.decode(raw, _ORDERS, api="b2b", method="GET",
                                         path="/orders", params=params)
-                return Page(env.data, _total(env), offset, size)
+                return _orders_page(env, offset, size)
 
             return finish
 
@@ -420,11 +420,10 @@ class B2BOrders:
         size = query.page_size if limit is None else int_range("limit", limit, 1, MAX_PAGE_SIZE)
         int_range("offset", offset, 0)
         env = await self._pipe.request(
-            "b2b", "GET", "/orders",
-            params=[("limit", str(size)), ("offset", str(offset)), *query.params],
+            "b2b", "GET", "/orders", params=_list_params(query, offset, size),
             decoder=_ORDERS, priority=priority, deadline=deadline,
         )
-        return Page(env.data, _total(env), offset, size)
+        return _orders_page(env, offset, size)
 
     # -- batches -----------------------------------------------------------------------
     async def get_many(
@@ -597,6 +596,15 @@ _PRODUCTS_T: Any = list[OrderProduct]
 
 def _total(env: Envelope[Any]) -> int | None:
     return env.meta.total if env.meta is not None else None
+
+
+def _list_params(query: OrderQuery, offset: int, size: int) -> list[tuple[str, str]]:
+    """The query string of one ``GET /orders`` page."""
+    return [("limit", str(size)), ("offset", str(offset)), *query.params]
+
+
+def _orders_page(env: Envelope[list[Order]], offset: int, size: int) -> Page[Order]:
+    return Page(env.data, _total(env), offset, size)
 
 
 async def _many(

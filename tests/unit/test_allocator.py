@@ -6,6 +6,7 @@ Each case runs in a fresh interpreter: the setting is per process and one-way.
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -46,8 +47,6 @@ def faults(setup: str, *env_extra: str) -> int:
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
 
 
